@@ -1,0 +1,1 @@
+"""Adapter-distillation baselines: DMD, GAN, LCM."""

@@ -1,0 +1,14 @@
+"""CLI subcommands; each module defines ``register(app)`` and imports heavy code lazily."""
+
+COMMAND_MODULES = (
+    "build",
+    "validate",
+    "eval",
+    "metrics",
+    "tables",
+    "submit",
+    "leaderboard",
+    "train",
+    "weights",
+    "ls",
+)

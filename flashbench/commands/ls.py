@@ -1,0 +1,14 @@
+"""`flashbench ls`."""
+
+from __future__ import annotations
+
+import typer
+
+from ..errors import NotYetAvailableError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ls", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def ls(ctx: typer.Context) -> None:
+        """Not yet available in this release."""
+        raise NotYetAvailableError("`flashbench ls` is not yet available in this release")

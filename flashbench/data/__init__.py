@@ -1,0 +1,1 @@
+"""Benchmark data: schema, video and mask I/O, sources, builder, trajectory conditions."""

@@ -1,0 +1,72 @@
+"""The versioned evaluation protocol (shared/PROTOCOL.md) as a frozen, hashable object.
+
+Every choice that changes a number is a field here. Results carry the whole object and its
+hash; two results are comparable only when the hashes match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from .utils.atomic import sha256_json
+
+TRAJECTORY_TYPES = ("box", "mask", "sparse_box")
+FVD_CLIP_MODES = ("uniform16", "first16", "all")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str = "flashbench-v1"
+    version: int = 1
+    # conditions (section 2)
+    trajectory: str = "box"
+    sparse_box_frames: int = 8  # listed frames for `sparse_box` (fewer than 10)
+    # frame alignment (section 3)
+    num_frames: int | None = None  # None: the benchmark's stored frame count
+    resize: str = "bicubic-antialias"
+    # FID (section 4)
+    fid_extractor: str = "inception-2015-12-05"
+    fid_preprocess: str = "clean"
+    fid_frame_stride: int = 1
+    fid_skip_first_frame: bool = True
+    # FVD (section 5)
+    fvd_extractor: str = "i3d_torchscript"
+    fvd_clip: str = "uniform16"
+    fvd_clip_frames: int = 16
+    # IoU (section 6)
+    segmenter: str = "sam2.1_hiera_large"
+    sam2_prompt: str = "mask"
+    iou_skip_first_frame: bool = True
+
+    def __post_init__(self) -> None:
+        if self.trajectory not in TRAJECTORY_TYPES:
+            raise ValueError(f"trajectory must be one of {TRAJECTORY_TYPES}, got {self.trajectory!r}")
+        if self.fvd_clip not in FVD_CLIP_MODES:
+            raise ValueError(f"fvd_clip must be one of {FVD_CLIP_MODES}, got {self.fvd_clip!r}")
+        if self.fid_frame_stride < 1:
+            raise ValueError(f"fid_frame_stride must be >= 1, got {self.fid_frame_stride}")
+        if not 1 <= self.sparse_box_frames < 10:
+            raise ValueError(f"sparse_box_frames must be in 1..9, got {self.sparse_box_frames}")
+        if self.sam2_prompt not in ("mask", "box"):
+            raise ValueError(f"sam2_prompt must be 'mask' or 'box', got {self.sam2_prompt!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> "Protocol":
+        known = {f.name for f in fields(cls)}
+        unknown = set(obj) - known
+        if unknown:
+            raise ValueError(f"unknown protocol field(s): {sorted(unknown)}")
+        return cls(**obj)
+
+    def hash(self) -> str:
+        return sha256_json(self.to_dict())[:16]
+
+    def with_(self, **changes: Any) -> "Protocol":
+        return replace(self, **changes)
+
+
+DEFAULT = Protocol()

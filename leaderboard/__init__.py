@@ -1,0 +1,1 @@
+"""Leaderboard: submission validation, storage and ranking."""
