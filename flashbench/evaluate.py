@@ -1,0 +1,529 @@
+"""The evaluation runner: requests -> generation cache -> metrics -> results.
+
+Every per-video step writes its own file atomically into the run directory, so a crash or
+Ctrl-C loses nothing and the next run resumes. Aggregation reads those files in manifest
+order, which makes the numbers independent of batch size, order and process count.
+
+Run directory layout::
+
+    run.json                 identity: generator, benchmark, protocol, seed
+    videos/<id>.mkv          generated videos (lossless)
+    records/<id>.json        generation record: status, error, latency, cache key
+    scores/<id>.json         per-video IoU rows and metric cache key
+    features/<id>.npz        per-video FID/FVD features (float32, as the networks output)
+    stats/*.npz              per-group feature statistics (float64 sums)
+    results.json, videos.csv
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import __version__, paths
+from .aggregate import VideoOutcome, aggregate
+from .data import trajectory as traj_ops
+from .data import video as video_io
+from .data.benchmark import Benchmark, Sample
+from .data.schema import GROUPS, ItemInfo, ObjectTrack
+from .distributed import DistContext
+from .errors import FlashBenchError, InputError
+from .generators.base import GenerationRequest, Generator, as_generated
+from .generators.builtin import resize_frames, safe_name
+from .protocol import Protocol
+from .seeding import item_seed
+from .utils.atomic import atomic_path, atomic_write_json, sha256_json
+
+RESULTS_FORMAT = "flashbench-results"
+RESULTS_VERSION = 1
+
+
+@dataclass
+class EvalConfig:
+    model: str
+    model_args: dict[str, Any] = field(default_factory=dict)
+    bench: Path | None = None
+    groups: tuple[str, ...] | None = None
+    limit: int | None = None  # videos per group
+    trajectory: str | None = None
+    run_dir: Path | None = None
+    seed: int = 0
+    batch_size: int = 1
+    extractor: str = "auto"  # auto | official | proxy
+    segmenter: str = "auto"  # auto | sam2 | tracker
+    device: str = "cpu"
+    label: str | None = None
+    protocol: Protocol | None = None
+    bootstrap: int = 1000
+    progress: bool = True
+
+
+@dataclass
+class Plan:
+    """Everything resolved before any work starts."""
+
+    bench: Benchmark
+    protocol: Protocol
+    items: list[ItemInfo]
+    eval_frames: int  # ground-truth frames the protocol considers
+    gen_frames: int  # frames requested from the generator
+    gt_indices: np.ndarray  # ground-truth frame of each generated frame
+    run_dir: Path
+    identity: dict[str, Any]
+    embedded: bool
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+def _generator_identity(model: str, model_args: dict[str, Any], gen: Generator) -> dict[str, Any]:
+    info = gen.info.to_dict()
+    return {"model": model, "model_args": {k: str(v) for k, v in sorted(model_args.items())}, "info": info}
+
+
+def plan(cfg: EvalConfig, gen: Generator, bench_root: Path, embedded: bool, protocol: Protocol) -> Plan:
+    bench = Benchmark.open(bench_root)
+    info = gen.info
+    trajectory = cfg.trajectory or protocol.trajectory
+    protocol = protocol.with_(trajectory=trajectory)
+    if trajectory not in info.trajectory_types:
+        raise InputError(f"generator {info.name!r} does not take {trajectory!r} trajectories (it takes {list(info.trajectory_types)}); pass --trajectory")
+    items = bench.select(cfg.groups, cfg.limit)
+    if not items:
+        raise InputError(f"{bench.root}: no videos selected (groups={cfg.groups}, limit={cfg.limit})")
+    counts = {i.num_frames for i in items}
+    if len(counts) != 1:
+        raise InputError(f"{bench.root}: videos have different frame counts {sorted(counts)}; the protocol needs one")
+    stored = counts.pop()
+    eval_frames = protocol.num_frames or stored
+    if eval_frames > stored:
+        raise InputError(f"protocol asks for {eval_frames} frames but the benchmark stores {stored}")
+    gen_frames = min(eval_frames, info.max_frames) if info.max_frames else eval_frames
+    gt_indices = video_io.uniform_indices(eval_frames, gen_frames)
+    identity = _generator_identity(cfg.model, cfg.model_args, gen)
+    run_dir = cfg.run_dir or default_run_dir(cfg.model, bench, protocol, cfg.seed, identity)
+    return Plan(bench, protocol, items, eval_frames, gen_frames, gt_indices, Path(run_dir), identity, embedded)
+
+
+def default_run_dir(model: str, bench: Benchmark, protocol: Protocol, seed: int, identity: dict[str, Any]) -> Path:
+    key = sha256_json({"identity": identity, "bench": bench.manifest_hash, "protocol": protocol.hash(), "seed": seed})[:10]
+    return paths.runs_dir() / f"{safe_name(model)}-{safe_name(bench.name)}-{key}"
+
+
+def _run_header(p: Plan, seed: int) -> dict[str, Any]:
+    return {
+        "generator": p.identity,
+        "benchmark": {"name": p.bench.name, "manifest_hash": p.bench.manifest_hash},
+        "protocol_hash": p.protocol.hash(),
+        "seed": seed,
+        "gen_frames": p.gen_frames,
+    }
+
+
+def prepare_run_dir(p: Plan, seed: int) -> None:
+    """Create the run directory, or check that an existing one belongs to this evaluation."""
+    header = _run_header(p, seed)
+    path = p.run_dir / "run.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if sha256_json(old) != sha256_json(header):
+            diff = [k for k in header if old.get(k) != header[k]]
+            raise InputError(
+                f"{p.run_dir}: holds a run of a different evaluation (differs in {diff}); choose another --run-dir or delete it"
+            )
+        return
+    for sub in ("videos", "records", "scores", "features", "stats"):
+        (p.run_dir / sub).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, header)
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+def build_request(sample: Sample, p: Plan, seed: int) -> GenerationRequest:
+    ann = sample.annotation
+    traj = traj_ops.from_annotation(ann, p.protocol.trajectory, p.protocol.sparse_box_frames)
+    if p.eval_frames != ann.num_frames or p.gen_frames != ann.num_frames:
+        traj = traj_ops.resample(traj, p.gt_indices)
+    return GenerationRequest(
+        video_id=sample.video_id,
+        first_frame=sample.first_frame(),
+        prompt=sample.info.prompt,
+        trajectory=traj,
+        num_frames=p.gen_frames,
+        height=sample.info.height,
+        width=sample.info.width,
+        seed=item_seed(seed, sample.video_id),
+        fps=sample.info.fps,
+    )
+
+
+def check_output(frames: Any, req: GenerationRequest) -> tuple[np.ndarray, bool]:
+    """Validate one generator output; returns frames at the request size and whether they were resized."""
+    if not isinstance(frames, np.ndarray):
+        raise ValueError(f"output is {type(frames).__name__}, expected a numpy array")
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"output has shape {frames.shape}, expected (T, H, W, 3)")
+    if frames.dtype != np.uint8:
+        if np.issubdtype(frames.dtype, np.floating) and not np.isfinite(frames).all():
+            raise ValueError("output contains NaN or infinite values")
+        raise ValueError(f"output dtype is {frames.dtype}, expected uint8")
+    if frames.shape[0] != req.num_frames:
+        raise ValueError(f"output has {frames.shape[0]} frames, {req.num_frames} were requested")
+    resized = frames.shape[1:3] != (req.height, req.width)
+    return resize_frames(frames, req.height, req.width), resized
+
+
+def _record_key(p: Plan, req_hash: str) -> str:
+    return sha256_json({"identity": p.identity, "request": req_hash})[:20]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def generate_missing(gen: Generator, p: Plan, items: Sequence[ItemInfo], seed: int, batch_size: int, progress: Callable[[int], None]) -> None:
+    """Generate every item without a valid record; write video then record, each atomically."""
+    todo: list[tuple[GenerationRequest, str]] = []
+    for info in items:
+        sample = p.bench.sample(info.video_id)
+        req = build_request(sample, p, seed)
+        key = _record_key(p, req.content_hash())
+        rec = _read_json(p.run_dir / "records" / f"{info.video_id}.json")
+        if rec and rec.get("key") == key and (rec["status"] != "ok" or (p.run_dir / "videos" / f"{info.video_id}.mkv").is_file()):
+            progress(1)
+            continue
+        todo.append((req, key))
+        if len(todo) == batch_size:
+            _generate_batch(gen, p, todo, progress)
+            todo = []
+    if todo:
+        _generate_batch(gen, p, todo, progress)
+
+
+def _generate_batch(gen: Generator, p: Plan, batch: list[tuple[GenerationRequest, str]], progress: Callable[[int], None]) -> None:
+    reqs = [r for r, _ in batch]
+    t0 = time.perf_counter()
+    try:
+        outs = list(gen.generate(reqs))
+        if len(outs) != len(reqs):
+            raise ValueError(f"generator returned {len(outs)} videos for {len(reqs)} requests")
+        errors: list[str | None] = [None] * len(reqs)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # a failing model must not stop the benchmark
+        if len(reqs) > 1:  # isolate the culprit: retry one by one
+            for item in batch:
+                _generate_batch(gen, p, [item], progress)
+            return
+        outs, errors = [None], [f"{type(exc).__name__}: {exc}"]
+    latency = (time.perf_counter() - t0) / len(reqs)
+    for (req, key), out, err in zip(batch, outs, errors):
+        record: dict[str, Any] = {"video_id": req.video_id, "key": key, "latency_s": latency, "denoise_s": None}
+        if err is None:
+            try:
+                g = as_generated(out)
+                frames, resized = check_output(g.frames, req)
+                record.update(status="ok", error=None, denoise_s=g.denoise_seconds, resized=resized, frames=int(frames.shape[0]))
+                video_io.write_video(p.run_dir / "videos" / f"{req.video_id}.mkv", frames, fps=req.fps)
+            except (ValueError, FlashBenchError) as exc:
+                err = str(exc)
+        if err is not None:
+            record.update(status="failed", error=err)
+        atomic_write_json(p.run_dir / "records" / f"{req.video_id}.json", record)
+        progress(1)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+@dataclass
+class Scorers:
+    fid: Any
+    fvd: Any
+    segmenter: Any
+
+    def identity(self) -> dict[str, Any]:
+        return {"fid": self.fid.info.to_dict(), "fvd": self.fvd.info.to_dict(), "segmenter": self.segmenter.info.to_dict()}
+
+
+def load_scorers(cfg: EvalConfig, protocol: Protocol) -> Scorers:
+    from .metrics import load_i3d, load_inception, load_segmenter
+
+    seg_mode = cfg.segmenter
+    if seg_mode == "auto" and cfg.extractor in ("official", "proxy"):
+        seg_mode = "sam2" if cfg.extractor == "official" else "tracker"
+    return Scorers(
+        fid=load_inception(cfg.extractor, device=cfg.device),
+        fvd=load_i3d(cfg.extractor, device=cfg.device),
+        segmenter=load_segmenter(seg_mode, model=protocol.segmenter, prompt=protocol.sam2_prompt, device=cfg.device),
+    )
+
+
+def _subset(obj: ObjectTrack, idx: np.ndarray) -> ObjectTrack:
+    return ObjectTrack(obj.index, obj.label, tuple(obj.rles[i] for i in idx), obj.boxes[idx], obj.visible[idx])
+
+
+def _iou_fields(score: Any) -> dict[str, Any]:
+    return {
+        "mask_iou": score.mask_iou,
+        "box_iou": score.box_iou,
+        "coverage": score.coverage,
+        "centroid_error": score.centroid_error,
+        "objects": [
+            {"index": o.index, "mask_iou": o.mask_iou, "box_iou": o.box_iou, "coverage": o.coverage,
+             "centroid_error": o.centroid_error, "frames": o.frames_scored}
+            for o in score.objects
+        ],
+    }
+
+
+def _finite(obj: Any) -> Any:
+    """JSON cannot hold NaN: store None for it."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _real_cache_dir(p: Plan, scorers: Scorers) -> Path:
+    key = sha256_json({
+        "scorers": scorers.identity(),
+        "protocol": p.protocol.hash(),
+        "gt_indices": p.gt_indices.tolist(),
+    })[:16]
+    return paths.home() / "features" / p.bench.manifest_hash[:16] / key
+
+
+def _real_side(sample: Sample, p: Plan, scorers: Scorers, fid_idx: np.ndarray, fvd_idx: np.ndarray,
+               objects: list[ObjectTrack], gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Ground-truth features and the segmenter ceiling, cached across runs of any model."""
+    from .metrics import fid_features, fvd_features, score_video
+
+    cache = _real_cache_dir(p, scorers) / f"{sample.video_id}.npz"
+    if cache.is_file():
+        with np.load(cache) as z:
+            return z["fid"], z["fvd"], json.loads(str(z["ceiling"]))
+    fid_real = fid_features(scorers.fid, gt[fid_idx]).astype(np.float32)
+    fvd_real = fvd_features(scorers.fvd, gt[fvd_idx][None]).astype(np.float32)
+    first = np.stack([o.mask(0) for o in objects])
+    ceiling_pred = scorers.segmenter.segment(gt, masks=first, boxes=np.stack([o.boxes[0] for o in objects]))
+    ceil = score_video(ceiling_pred, objects, skip_first=p.protocol.iou_skip_first_frame)
+    ceiling = _finite({"mask_iou": ceil.mask_iou, "box_iou": ceil.box_iou})
+    with atomic_path(cache) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, fid=fid_real, fvd=fvd_real, ceiling=np.array(json.dumps(ceiling)))
+    return fid_real, fvd_real, ceiling
+
+
+def score_missing(p: Plan, items: Sequence[ItemInfo], scorers: Scorers, progress: Callable[[int], None]) -> None:
+    """Per-video metrics for every generated item without a current score file."""
+    from .metrics import fid_features, fid_frame_indices, fvd_clip_indices, fvd_features, score_video
+
+    metric_key = sha256_json({"scorers": scorers.identity(), "protocol": p.protocol.hash()})[:20]
+    fid_idx = fid_frame_indices(p.gen_frames, skip_first=p.protocol.fid_skip_first_frame, stride=p.protocol.fid_frame_stride)
+    fvd_idx = fvd_clip_indices(p.gen_frames, p.protocol.fvd_clip, p.protocol.fvd_clip_frames)
+    for info in items:
+        vid = info.video_id
+        rec = _read_json(p.run_dir / "records" / f"{vid}.json")
+        if rec is None:
+            raise InputError(f"{p.run_dir}: no generation record for {vid}; rerun `flashbench eval` to generate it")
+        score_path = p.run_dir / "scores" / f"{vid}.json"
+        old = _read_json(score_path)
+        if old and old.get("metric_key") == metric_key and old.get("record_key") == rec["key"]:
+            progress(1)
+            continue
+        t0 = time.perf_counter()
+        sample = p.bench.sample(vid)
+        objects = [_subset(o, p.gt_indices) for o in sample.objects]
+        gt = sample.frames()[: p.eval_frames][p.gt_indices]
+        fid_real, fvd_real, ceiling = _real_side(sample, p, scorers, fid_idx, fvd_idx, objects, gt)
+        row: dict[str, Any] = {"video_id": vid, "metric_key": metric_key, "record_key": rec["key"], "status": rec["status"], "ceiling": ceiling}
+        if rec["status"] == "ok":
+            fake = video_io.read_video(p.run_dir / "videos" / f"{vid}.mkv", expected_frames=p.gen_frames)
+            fid_fake = fid_features(scorers.fid, fake[fid_idx]).astype(np.float32)
+            fvd_fake = fvd_features(scorers.fvd, fake[fvd_idx][None]).astype(np.float32)
+            first = np.stack([o.mask(0) for o in objects])
+            pred = scorers.segmenter.segment(fake, masks=first, boxes=np.stack([o.boxes[0] for o in objects]))
+            row.update(_finite(_iou_fields(score_video(pred, objects, skip_first=p.protocol.iou_skip_first_frame))))
+            with atomic_path(p.run_dir / "features" / f"{vid}.npz") as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, fid_real=fid_real, fid_fake=fid_fake, fvd_real=fvd_real, fvd_fake=fvd_fake)
+        row["metrics_s"] = time.perf_counter() - t0
+        atomic_write_json(score_path, row)
+        progress(1)
+
+
+def load_outcome(p: Plan, info: ItemInfo) -> VideoOutcome:
+    row = json.loads((p.run_dir / "scores" / f"{info.video_id}.json").read_text())
+    nan = lambda v: math.nan if v is None else float(v)  # noqa: E731
+    out = VideoOutcome(
+        video_id=info.video_id, group=info.group, status=row["status"],
+        mask_iou=nan(row.get("mask_iou")), box_iou=nan(row.get("box_iou")), coverage=nan(row.get("coverage")),
+        centroid_error=nan(row.get("centroid_error")),
+        ceiling_mask_iou=nan(row["ceiling"].get("mask_iou")), ceiling_box_iou=nan(row["ceiling"].get("box_iou")),
+        extra=row,
+    )
+    if out.status == "ok":
+        with np.load(p.run_dir / "features" / f"{info.video_id}.npz") as z:
+            out.fid_real, out.fid_fake, out.fvd_real, out.fvd_fake = z["fid_real"], z["fid_fake"], z["fvd_real"], z["fvd_fake"]
+    return out
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def environment(device: str) -> dict[str, Any]:
+    import torch
+
+    git = None
+    try:
+        git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    hw = platform.processor() or platform.machine()
+    if device.startswith("cuda") and torch.cuda.is_available():
+        hw = torch.cuda.get_device_name(0)
+    return {
+        "flashbench": __version__, "python": platform.python_version(), "torch": torch.__version__,
+        "platform": platform.platform(), "device": device, "hardware": hw, "cpu_count": os.cpu_count(), "git": git,
+    }
+
+
+def _save_stats(p: Plan, extras: dict[str, Any]) -> None:
+    for group, ex in extras.items():
+        tag = "gt5" if group == ">5" else group
+        for name, st in ex["stats"].items():
+            if st is not None:
+                st.save(p.run_dir / "stats" / f"{name}_{tag}.npz")
+
+
+def write_rows(p: Plan, outcomes: Sequence[VideoOutcome]) -> Path:
+    import pandas as pd
+
+    rows = []
+    for o in outcomes:
+        rec = _read_json(p.run_dir / "records" / f"{o.video_id}.json") or {}
+        rows.append({
+            "video_id": o.video_id, "group": o.group, "status": o.status, "error": rec.get("error"),
+            "mask_iou": o.mask_iou * 100, "box_iou": o.box_iou * 100, "coverage": o.coverage * 100,
+            "centroid_error": o.centroid_error,
+            "ceiling_mask_iou": o.ceiling_mask_iou * 100, "ceiling_box_iou": o.ceiling_box_iou * 100,
+            "denoise_s": rec.get("denoise_s"), "latency_s": rec.get("latency_s"), "resized": rec.get("resized"),
+            "objects": json.dumps(o.extra.get("objects", [])),
+        })
+    path = p.run_dir / "videos.csv"
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6f")
+    return path
+
+
+def build_results(cfg: EvalConfig, p: Plan, scorers: Scorers, outcomes: Sequence[VideoOutcome], wall: float) -> dict[str, Any]:
+    expected = {g: 0 for g in GROUPS}
+    for info in p.items:
+        expected[info.group] += 1
+    expected = {g: n for g, n in expected.items() if n}
+    overall, groups, extras = aggregate(outcomes, expected, bootstrap=cfg.bootstrap, seed=cfg.seed)
+    _save_stats(p, extras)
+    records = [_read_json(p.run_dir / "records" / f"{i.video_id}.json") or {} for i in p.items]
+    denoise = [r["denoise_s"] for r in records if r.get("denoise_s") is not None]
+    latency = [r["latency_s"] for r in records if r.get("latency_s") is not None]
+    metrics_s = [o.extra.get("metrics_s", 0.0) for o in outcomes]
+    ident = scorers.identity()
+    info0 = p.items[0]
+    return {
+        "format": RESULTS_FORMAT,
+        "format_version": RESULTS_VERSION,
+        "protocol": p.protocol.to_dict(),
+        "protocol_hash": p.protocol.hash(),
+        "benchmark": {
+            "name": p.bench.name, "manifest_hash": p.bench.manifest_hash, "num_frames": p.eval_frames,
+            "size": [info0.height, info0.width], "synthetic": p.bench.manifest.get("build", {}).get("source") == "synth",
+            "embedded": p.embedded, "groups": sorted(expected, key=GROUPS.index), "limit": cfg.limit,
+        },
+        "generator": p.identity["info"] | {"model": cfg.model, "model_args": p.identity["model_args"], "frames_generated": p.gen_frames},
+        "label": cfg.label or p.identity["info"]["name"],
+        "trajectory": p.protocol.trajectory,
+        "extractors": {k: {"name": v["name"], "sha256": v["sha256"], "official": v["official"]} for k, v in ident.items()},
+        "official": all(v["official"] for v in ident.values()),
+        "seed": cfg.seed,
+        "overall": overall,
+        "groups": groups,
+        "ceiling": {"overall": extras["overall"]["ceiling"], "groups": {g: extras[g]["ceiling"] for g in groups}},
+        "timings": {
+            "total_s": wall,
+            "generation_s": float(sum(latency)),
+            "metrics_s": float(sum(metrics_s)),
+            "denoise_s_mean": float(np.mean(denoise)) if denoise else None,
+            "latency_s_mean": float(np.mean(latency)) if latency else None,
+        },
+        "environment": environment(cfg.device),
+        "rows": "videos.csv",
+    }
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def resolve_benchmark(cfg: EvalConfig, progress: bool) -> tuple[Path, bool, Protocol]:
+    """The benchmark directory, whether it is the embedded default, and the protocol to use."""
+    from . import embedded
+    from .protocol import DEFAULT
+
+    if cfg.bench is not None:
+        return Path(cfg.bench), False, cfg.protocol or DEFAULT
+    env = os.environ.get("FLASHBENCH_BENCH")
+    if env:
+        return Path(env), False, cfg.protocol or DEFAULT
+    return embedded.ensure_benchmark(progress=progress), True, cfg.protocol or embedded.PROTOCOL
+
+
+def run(cfg: EvalConfig, ctx: DistContext | None = None, console: Any = None) -> dict[str, Any] | None:
+    """Evaluate ``cfg.model``; returns the results on rank 0 (None on other ranks)."""
+    from .generators.registry import load_generator
+    from .ui import EvalUI
+
+    ctx = ctx or DistContext()
+    ui = EvalUI(enabled=cfg.progress and ctx.is_main, console=console)
+    t0 = time.perf_counter()
+    if ctx.is_main:
+        bench_root, embedded_, protocol = resolve_benchmark(cfg, cfg.progress)
+    ctx.barrier()
+    if not ctx.is_main:
+        bench_root, embedded_, protocol = resolve_benchmark(cfg, False)
+    gen = load_generator(cfg.model, benchmark=str(bench_root), **cfg.model_args)
+    p = plan(cfg, gen, bench_root, embedded_, protocol)
+    scorers = load_scorers(cfg, p.protocol)
+    ui.header(cfg, p, scorers)
+    if ctx.is_main:
+        prepare_run_dir(p, cfg.seed)
+    ctx.barrier()
+    mine = p.items[ctx.rank :: ctx.world_size]
+    with ui.task("generating", len(mine)) as advance:
+        generate_missing(gen, p, mine, cfg.seed, cfg.batch_size, advance)
+    with ui.task("scoring", len(mine)) as advance:
+        score_missing(p, mine, scorers, advance)
+    ctx.barrier()
+    if not ctx.is_main:
+        return None
+    outcomes = [load_outcome(p, info) for info in p.items]
+    results = build_results(cfg, p, scorers, outcomes, time.perf_counter() - t0)
+    write_rows(p, outcomes)
+    atomic_write_json(p.run_dir / "results.json", results)
+    ui.summary(results, p.run_dir)
+    return results
