@@ -1,14 +1,75 @@
-"""`flashbench tables`."""
+"""`flashbench tables`: print result tables (and optionally plots) from results files."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
-from ..errors import NotYetAvailableError
+
+class TableFormat(str, Enum):
+    md = "md"
+    latex = "latex"
+    csv = "csv"
+
+
+class TableKind(str, Enum):
+    overall = "overall"
+    groups = "groups"
+    models = "models"
+
+
+class IouLayout(str, Enum):
+    auto = "auto"
+    split = "split"
+    joint = "joint"
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("tables", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def tables(ctx: typer.Context) -> None:
-        """Not yet available in this release."""
-        raise NotYetAvailableError("`flashbench tables` is not yet available in this release")
+    @app.command("tables")
+    def tables(
+        results: List[Path] = typer.Argument(..., help="results.json files or run directories, one row each."),
+        fmt: TableFormat = typer.Option(TableFormat.md, "--format", "-f", help="Output format."),
+        table: TableKind = typer.Option(
+            TableKind.overall, "--table", "-t",
+            help="overall (paper Table 1), groups (Tables 7/8, per object count) or models (Table 6).",
+        ),
+        ci: bool = typer.Option(False, "--ci", help="Show bootstrap 95% intervals of the IoUs, e.g. 62.70 [60.10, 65.00]."),
+        force: bool = typer.Option(
+            False, "--force", help="Put results of different protocols in one table; the other protocols' rows are marked §."
+        ),
+        iou: IouLayout = typer.Option(
+            IouLayout.auto, "--iou", help="Mask/box IoU as two columns (split) or one 'M/B IoU' column (joint); auto: joint in LaTeX."
+        ),
+        plot: Optional[Path] = typer.Option(None, "--plot", help="Also write IoU and FID/FVD by object count plots (PNG, SVG) here."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the table to this file (atomically) instead of stdout."),
+    ) -> None:
+        """Tables of one or more evaluation results, in the paper's layouts.
+
+        Best value per column in bold, second underlined; proxy-extractor numbers are marked †.
+        """
+        from ..report.tables import build_table, render
+        from ..results import load_results
+        from ..utils.atomic import atomic_write_text
+
+        sources = [str(p) for p in results]
+        loaded = [load_results(p) for p in results]
+        built = build_table(table.value, loaded, sources, ci=ci, force=force)
+        text = render(built, fmt.value, iou=iou.value)
+        for line in built.warnings:
+            typer.echo(f"warning: {line}", err=True)
+
+        if out is not None:
+            atomic_write_text(out, text)
+            typer.echo(f"wrote {out}", err=True)
+        else:
+            typer.echo(text, nl=False)
+
+        if plot is not None:
+            from ..report.plots import legend_label, plot_by_object_count
+
+            labels = [legend_label(r) + (" § other protocol" if row.other_protocol else "") for r, row in zip(loaded, built.rows)]
+            for path in plot_by_object_count(loaded, plot, labels=labels):
+                typer.echo(f"wrote {path}", err=True)

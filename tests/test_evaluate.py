@@ -1,0 +1,205 @@
+"""The evaluation harness end to end on a tiny FlashBench-Synth benchmark (proxy extractors)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flashbench.data.schema import GROUPS
+from flashbench.evaluate import EvalConfig, run
+from flashbench.generators.builtin import CopyPasteGenerator
+
+METRIC_KEYS = ("fid", "fvd", "mask_iou", "box_iou", "mask_iou_ci", "box_iou_ci", "coverage", "centroid_error",
+               "n_expected", "n_scored", "n_failed", "fid_frames", "fvd_clips")
+
+
+def evaluate(model: str, bench: Path, run_dir: Path, **kw):
+    cfg = EvalConfig(model=model, bench=bench, run_dir=run_dir, extractor="proxy", progress=False, bootstrap=200, **kw)
+    return run(cfg)
+
+
+def numbers(results: dict) -> dict:
+    """The scored numbers of a result (no timings, paths or environment)."""
+    return {"overall": {k: results["overall"][k] for k in METRIC_KEYS},
+            "groups": {g: {k: r[k] for k in METRIC_KEYS} for g, r in results["groups"].items()},
+            "ceiling": results["ceiling"]}
+
+
+@pytest.fixture(scope="module")
+def gt_static_copy(tiny_bench, tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    results = {m: evaluate(m, tiny_bench, root / m) for m in ("ground-truth", "static", "copy-paste")}
+    results["root"] = root
+    return results
+
+
+def test_results_are_self_describing(gt_static_copy):
+    res = gt_static_copy["copy-paste"]
+    for key in ("protocol", "protocol_hash", "benchmark", "generator", "extractors", "overall", "groups", "timings", "environment"):
+        assert key in res
+    assert set(res["groups"]) == set(GROUPS)
+    assert res["official"] is False and all(e["official"] is False for e in res["extractors"].values())
+    assert res["benchmark"]["manifest_hash"] and res["generator"]["name"] == "copy-paste"
+    for g in GROUPS:
+        r = res["groups"][g]
+        assert r["n_expected"] == 1 and r["n_scored"] == 1 and r["n_failed"] == 0
+    assert res["overall"]["n_expected"] == 6 and res["overall"]["fid_frames"] == 6 * 8 and res["overall"]["fvd_clips"] == 6
+
+
+def test_ground_truth_is_the_upper_bound(gt_static_copy):
+    res = gt_static_copy["ground-truth"]
+    assert abs(res["overall"]["fid"]) < 1e-6 and abs(res["overall"]["fvd"]) < 1e-6
+    assert res["overall"]["mask_iou"] == pytest.approx(res["ceiling"]["overall"]["mask_iou"], abs=1e-9)
+    assert res["overall"]["box_iou"] == pytest.approx(res["ceiling"]["overall"]["box_iou"], abs=1e-9)
+    for g in GROUPS:
+        assert res["groups"][g]["mask_iou"] == pytest.approx(res["ceiling"]["groups"][g]["mask_iou"], abs=1e-9)
+
+
+def test_static_scores_lowest_and_copy_paste_lands_between(gt_static_copy):
+    gt, static, copy = (gt_static_copy[m]["overall"] for m in ("ground-truth", "static", "copy-paste"))
+    assert static["mask_iou"] < copy["mask_iou"] < gt["mask_iou"]
+    assert static["box_iou"] < copy["box_iou"] <= gt["box_iou"]
+    assert static["mask_iou"] < 0.8 * gt["mask_iou"]
+    assert static["fvd"] > 0 and copy["fvd"] > 0 and static["fid"] > 0
+
+
+def test_rows_and_stats_are_written(gt_static_copy):
+    import pandas as pd
+
+    from flashbench.metrics.frechet import FeatureStats, fid_from_stats
+
+    run_dir = gt_static_copy["root"] / "copy-paste"
+    rows = pd.read_csv(run_dir / "videos.csv")
+    assert len(rows) == 6 and set(rows["status"]) == {"ok"}
+    res = gt_static_copy["copy-paste"]
+    assert rows["mask_iou"].mean() == pytest.approx(res["overall"]["mask_iou"], rel=1e-5)
+    # aggregates are recomputable from the stored statistics
+    real, fake = FeatureStats.load(run_dir / "stats" / "fid_real_overall.npz"), FeatureStats.load(run_dir / "stats" / "fid_fake_overall.npz")
+    assert fid_from_stats(real, fake) == pytest.approx(res["overall"]["fid"], rel=1e-12)
+
+
+def test_resume_after_interrupt_regenerates_nothing_and_matches(tiny_bench, tmp_path, monkeypatch, gt_static_copy):
+    calls = []
+    original = CopyPasteGenerator.generate
+
+    def flaky(self, requests):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append([r.video_id for r in requests])
+        return original(self, requests)
+
+    monkeypatch.setattr(CopyPasteGenerator, "generate", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate("copy-paste", tiny_bench, tmp_path / "run")
+    done = {v for c in calls for v in c}
+    assert len(done) == 3 and len(list((tmp_path / "run" / "videos").glob("*.mkv"))) == 3
+    assert not list((tmp_path / "run").rglob("*.tmp*")), "no half-written file may remain"
+
+    seen = []
+    monkeypatch.setattr(CopyPasteGenerator, "generate", lambda self, reqs: seen.extend(r.video_id for r in reqs) or original(self, reqs))
+    res = evaluate("copy-paste", tiny_bench, tmp_path / "run")
+    assert len(seen) == 3 and not (set(seen) & done), "finished videos must not be regenerated"
+    assert numbers(res) == numbers(gt_static_copy["copy-paste"])
+
+
+def test_batch_size_does_not_change_numbers(tiny_bench, tmp_path, gt_static_copy):
+    res = evaluate("copy-paste", tiny_bench, tmp_path / "b3", batch_size=4)
+    assert numbers(res) == numbers(gt_static_copy["copy-paste"])
+
+
+def test_bad_outputs_are_recorded_as_failures(tiny_bench, tmp_path, monkeypatch):
+    from flashbench.data.benchmark import Benchmark
+
+    ids = [i.video_id for i in Benchmark.open(tiny_bench).items]
+    original = CopyPasteGenerator.generate
+
+    def broken(self, requests):
+        out = original(self, requests)
+        for i, r in enumerate(requests):
+            if r.video_id == ids[0]:
+                out[i] = np.full(out[i].frames.shape, np.nan, np.float32)
+            elif r.video_id == ids[1]:
+                out[i] = out[i].frames[:-1]
+            elif r.video_id == ids[2]:
+                raise RuntimeError("CUDA out of memory (simulated)")
+        return out
+
+    monkeypatch.setattr(CopyPasteGenerator, "generate", broken)
+    res = evaluate("copy-paste", tiny_bench, tmp_path / "bad", batch_size=2)
+    assert res["overall"]["n_failed"] == 3 and res["overall"]["n_scored"] == 3 and res["overall"]["n_expected"] == 6
+    records = {v: json.loads((tmp_path / "bad" / "records" / f"{v}.json").read_text()) for v in ids[:3]}
+    assert "NaN" in records[ids[0]]["error"]
+    assert "frames" in records[ids[1]]["error"]
+    assert "out of memory" in records[ids[2]]["error"]
+    failed_group = Benchmark.open(tiny_bench).items[0].group
+    assert res["groups"][failed_group]["mask_iou"] == 0.0  # a failure scores 0, it is never dropped
+
+
+def test_run_dir_of_another_evaluation_is_refused(tiny_bench, tmp_path):
+    from flashbench.errors import InputError
+
+    evaluate("static", tiny_bench, tmp_path / "r", groups=("1",))
+    with pytest.raises(InputError, match="different evaluation"):
+        evaluate("static", tiny_bench, tmp_path / "r", groups=("1",), seed=5)
+
+
+def _env():
+    env = dict(os.environ)
+    env["FLASHBENCH_DIST_BACKEND"] = "gloo"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def test_torchrun_two_processes_match_one(tiny_bench, tmp_path, gt_static_copy):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "flashbench",
+           "eval", "--model", "copy-paste", "--bench", str(tiny_bench), "--run-dir", str(tmp_path / "ddp"),
+           "--extractor", "proxy", "--no-progress", "--bootstrap", "200"]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    assert numbers(res) == numbers(gt_static_copy["copy-paste"])
+
+
+def test_third_party_generator_through_entry_point(tiny_bench, tmp_path):
+    site = tmp_path / "site"
+    pkg = site / "tinygen_pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+        "import numpy as np\n"
+        "from flashbench.generators import GeneratorInfo\n"
+        "class Dimmer:\n"
+        "    info = GeneratorInfo(name='dimmer', version='0.1', parameters=0, native_size=None, max_frames=None,\n"
+        "                         trajectory_types=('box',), nfe=0)\n"
+        "    def generate(self, requests):\n"
+        "        return [np.repeat((r.first_frame // 2)[None], r.num_frames, axis=0) for r in requests]\n"
+        "def make():\n"
+        "    return Dimmer()\n"
+    )
+    dist = site / "tinygen_pkg-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tinygen-pkg\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[flashbench.generators]\ntiny-dimmer = tinygen_pkg:make\n")
+    env = _env()
+    env["PYTHONPATH"] = str(site) + os.pathsep + env.get("PYTHONPATH", "")
+    listed = subprocess.run([sys.executable, "-m", "flashbench", "ls", "generators"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and "tiny-dimmer" in listed.stdout
+    proc = subprocess.run([sys.executable, "-m", "flashbench", "eval", "--model", "tiny-dimmer", "--bench", str(tiny_bench),
+                           "--run-dir", str(tmp_path / "tp"), "--extractor", "proxy", "--groups", "1,2", "--no-progress"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((tmp_path / "tp" / "results.json").read_text())
+    assert res["generator"]["name"] == "dimmer" and res["overall"]["n_scored"] == 2 and res["overall"]["fid"] > 0
+
+
+def test_cli_errors_name_the_input(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "flashbench", "eval", "--model", "no-such-model", "--bench", str(tmp_path)],
+                          env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "not a benchmark directory" in proc.stderr or "unknown generator" in proc.stderr
