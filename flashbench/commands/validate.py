@@ -1,14 +1,31 @@
-"""`flashbench validate`."""
+"""`flashbench validate`: prove a benchmark directory intact."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
 
-from ..errors import NotYetAvailableError
+import typer
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("validate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def validate(ctx: typer.Context) -> None:
-        """Not yet available in this release."""
-        raise NotYetAvailableError("`flashbench validate` is not yet available in this release")
+    @app.command("validate")
+    def validate(
+        root: Path = typer.Argument(..., help="Benchmark directory (with manifest.json)."),
+        decode: bool = typer.Option(True, "--decode/--no-decode", help="Also decode every video to check its frame count and size."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Re-hash every file against the manifest and check counts, frame counts and masks/boxes; exit 2 naming any bad file."""
+        from rich.console import Console
+
+        from ..data.validate import check_benchmark, summary_table
+
+        console = Console()
+        if progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
+                tid = bar.add_task("validate", total=None)
+                rep = check_benchmark(root, decode=decode, progress=lambda n, total: bar.update(tid, completed=n, total=total))
+        else:
+            rep = check_benchmark(root, decode=decode)
+        console.print(summary_table(rep))

@@ -43,7 +43,8 @@ class Sample:
         return video_io.read_video(self.video_path, indices, expected_frames=self.info.num_frames)
 
     def first_frame(self) -> np.ndarray:
-        return self.frames([0])[0]
+        """Frame 0 alone (decoding stops there)."""
+        return video_io.read_video(self.video_path, [0])[0]
 
     @cached_property
     def annotation(self) -> Annotation:

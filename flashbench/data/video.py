@@ -56,7 +56,8 @@ def write_video(path: str | os.PathLike, frames: np.ndarray | Iterable[np.ndarra
     check_frames(first[None], str(path))
     height, width = first.shape[:2]
     with atomic_path(path) as tmp:
-        container = av.open(str(tmp), "w")
+        # bitexact: no random segment UID or encoder tag, so the same frames give the same bytes
+        container = av.open(str(tmp), "w", options={"fflags": "+bitexact"})
         try:
             if ext == ".mkv":
                 stream = container.add_stream("ffv1", rate=_fraction(fps))
@@ -140,11 +141,17 @@ def read_video(
 def _read_pyav(path: Path, indices: Sequence[int] | None, expected_frames: int | None) -> np.ndarray:
     import av
 
+    # Without a frame-count check, decoding can stop at the last wanted frame.
+    stop = int(max(indices)) + 1 if indices is not None and len(indices) and expected_frames is None else None
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoError(f"{path}: no video stream")
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            frames = []
+            for f in container.decode(video=0):
+                frames.append(f.to_ndarray(format="rgb24"))
+                if stop is not None and len(frames) >= stop:
+                    break
     except VideoError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:

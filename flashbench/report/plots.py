@@ -10,9 +10,9 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-import matplotlib
 
 from ..data.schema import GROUPS
 from ..results import is_proxy, is_reference, method_label
@@ -24,12 +24,13 @@ _PROXY_NOTE = "† proxy extractors: not comparable to the paper"
 
 def legend_label(results: Mapping[str, Any]) -> str:
     """Method label with its provenance: proxy numbers carry † and a reference checkpoint says so."""
-    label = method_label(results)
+    tags = []
     if is_reference(results):
-        label += " (reference ckpt)"
+        tags.append("reference ckpt")
     if is_proxy(results):
-        label += " † proxy"
-    return label
+        tags.append("proxy †")
+    label = method_label(results)
+    return f"{label} ({', '.join(tags)})" if tags else label
 
 
 def _series(results: Mapping[str, Any], metric: str) -> list[float]:
@@ -61,7 +62,7 @@ def _figure(
             ax.plot(x, _series(r, metric), marker="o", linewidth=1.6, markersize=4.5, label=label,
                     linestyle="--" if is_proxy(r) else "-")
         ax.set_xticks(x, [f"{g}" for g in GROUPS])
-        ax.set_xlabel("objects per video")
+        ax.set_xlabel("foreground objects per video")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
     handles, names = axes[0].get_legend_handles_labels()

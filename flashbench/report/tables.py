@@ -33,7 +33,6 @@ from ..data.schema import GROUPS
 from ..errors import InputError
 from ..results import is_proxy, is_reference, method_label, protocol_hashes
 
-TableKind = Literal["overall", "groups", "models"]
 TABLE_KINDS: tuple[str, ...] = ("overall", "groups", "models")
 DECIMALS = 2
 MISSING = "–"
@@ -230,15 +229,15 @@ def build_table(
     ]
 
     comparable = [row for row in rows if not row.other_protocol]
-    uses_proxy = kind != "models"
-    if uses_proxy and any(not row.proxy for row in comparable) and any(row.proxy for row in comparable):
+    metric_table = kind != "models"
+    if metric_table and any(not row.proxy for row in comparable) and any(row.proxy for row in comparable):
         warnings.append(
             f"the table mixes official and proxy results; proxy rows ({PROXY_MARK}) are not ranked "
             f"against official ones"
         )
     for row in rows:
         row.ranked = not row.other_protocol and not (
-            uses_proxy and row.proxy and any(not o.proxy for o in comparable)
+            metric_table and row.proxy and any(not o.proxy for o in comparable)
         )
 
     labels = [row.label for row in rows]
@@ -249,9 +248,18 @@ def build_table(
             f"`flashbench eval` to tell them apart"
         )
 
+    if metric_table:
+        for row, r in zip(rows, results_list):
+            failed = r["overall"]["n_failed"]
+            if failed:
+                warnings.append(
+                    f"{row.label}: {failed} of {r['overall']['n_expected']} videos failed to generate "
+                    f"(scored as failures, not dropped)"
+                )
+
     assign_marks(columns, rows)
     table = Table(kind=kind, columns=columns, rows=rows, show_ci=ci, warnings=warnings)
-    if uses_proxy and any(row.proxy for row in rows):
+    if metric_table and any(row.proxy for row in rows):
         table.footnotes.append((PROXY_MARK, PROXY_NOTE))
     if any(row.reference for row in rows):
         table.footnotes.append((REFERENCE_MARK, REFERENCE_NOTE))
@@ -407,7 +415,10 @@ def _header_text(group: Sequence[Column], style: _Style) -> str:
         base = group[0].header
     direction = group[0].direction
     arrow = {"min": style.down, "max": style.up}.get(direction or "", "")
-    return f"{base} ({arrow})" if arrow else base
+    if not arrow:
+        return base
+    # "Denoising latency (s)" -> "Denoising latency (s, ↓)"; "FID" -> "FID (↓)"
+    return f"{base[:-1]}, {arrow})" if base.endswith(")") else f"{base} ({arrow})"
 
 
 def render_markdown(table: Table, *, joint_iou: bool = False) -> str:

@@ -1,0 +1,151 @@
+"""Trajectory adapters: per-block residuals for the backbone from the trajectory latent.
+
+Both adapters return ``list[Tensor]``, one ``(B, L, D)`` residual per DiT block, each through
+a zero-initialised projection, so at initialisation backbone + adapter == backbone.
+
+* :class:`ControlNetAdapter` copies the backbone's patch embedding (input = noisy latent
+  concatenated with the trajectory latent; the extra input channels' weights zero),
+  condition embedder, rope and every DiT block; block ``i``'s output goes through a
+  zero-initialised ``Linear(D, D)``. It depends on the noisy state, the timestep and the text.
+* :class:`ResNetAdapter` is a light conv stack on the trajectory latent alone: a stem, then
+  one residual conv block per DiT block, each block's features patchified to the token grid
+  and projected by a zero-initialised ``Linear``. It does not depend on the noisy state, so
+  a sampler computes its residuals once per video (``uses_state = False``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from diffusers.models.transformers.transformer_wan import (
+    WanRotaryPosEmbed,
+    WanTimeTextImageEmbedding,
+    WanTransformerBlock,
+)
+from torch import Tensor, nn
+
+from .configs import ModelConfig
+from .transformer import FlashMotionTransformer, embed_inputs
+
+ADAPTER_KINDS = ("controlnet", "resnet")
+
+
+def _zero_linear(d_in: int, d_out: int) -> nn.Linear:
+    layer = nn.Linear(d_in, d_out)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class ControlNetAdapter(nn.Module):
+    uses_state = True
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        t = cfg.transformer
+        d = t.inner_dim
+        self.latent_channels = t.in_channels
+        self.rope = WanRotaryPosEmbed(t.attention_head_dim, tuple(t.patch_size), t.rope_max_seq_len)
+        self.patch_embedding = nn.Conv3d(2 * t.in_channels, d, kernel_size=t.patch_size, stride=t.patch_size)
+        self.condition_embedder = WanTimeTextImageEmbedding(
+            dim=d, time_freq_dim=t.freq_dim, time_proj_dim=6 * d, text_embed_dim=t.text_dim
+        )
+        self.blocks = nn.ModuleList(
+            [WanTransformerBlock(d, t.ffn_dim, t.num_attention_heads, t.qk_norm, t.cross_attn_norm, t.eps) for _ in range(t.num_layers)]
+        )
+        self.proj = nn.ModuleList([_zero_linear(d, d) for _ in range(t.num_layers)])
+        self.gradient_checkpointing = False
+        with torch.no_grad():  # the trajectory channels start silent
+            self.patch_embedding.weight[:, t.in_channels :].zero_()
+
+    @torch.no_grad()
+    def init_from_backbone(self, backbone: FlashMotionTransformer) -> "ControlNetAdapter":
+        """Copy patch embedding (latent channels), condition embedder and blocks from the backbone."""
+        c = self.latent_channels
+        self.patch_embedding.weight.zero_()
+        self.patch_embedding.weight[:, :c].copy_(backbone.patch_embedding.weight)
+        self.patch_embedding.bias.copy_(backbone.patch_embedding.bias)
+        self.condition_embedder.load_state_dict(backbone.condition_embedder.state_dict())
+        for mine, theirs in zip(self.blocks, backbone.blocks, strict=True):
+            mine.load_state_dict(theirs.state_dict())
+        return self
+
+    def forward(self, latents: Tensor, timestep: Tensor, text: Tensor, traj_latent: Tensor) -> list[Tensor]:
+        x = torch.cat([latents, traj_latent.to(latents.dtype)], dim=1)
+        emb = embed_inputs(self, x, timestep, text)
+        h = emb.tokens
+        out = []
+        for block, proj in zip(self.blocks, self.proj):
+            if torch.is_grad_enabled() and self.gradient_checkpointing:
+                h = torch.utils.checkpoint.checkpoint(block, h, emb.text, emb.modulation, emb.rotary, use_reentrant=False)
+            else:
+                h = block(h, emb.text, emb.modulation, emb.rotary)
+            out.append(proj(h))
+        return out
+
+
+class _ConvBlock(nn.Module):
+    """GroupNorm-SiLU-Conv3d twice, with a skip connection."""
+
+    def __init__(self, channels: int, kernel: Sequence[int]):
+        super().__init__()
+        pad = tuple(k // 2 for k in kernel)
+        groups = 8 if channels % 8 == 0 else 1
+        self.norm1 = nn.GroupNorm(groups, channels)
+        self.conv1 = nn.Conv3d(channels, channels, tuple(kernel), padding=pad)
+        self.norm2 = nn.GroupNorm(groups, channels)
+        self.conv2 = nn.Conv3d(channels, channels, tuple(kernel), padding=pad)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv1(nn.functional.silu(self.norm1(x)))
+        h = self.conv2(nn.functional.silu(self.norm2(h)))
+        return x + h
+
+
+class ResNetAdapter(nn.Module):
+    uses_state = False
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        t = cfg.transformer
+        c = cfg.adapter.resnet_channels
+        kernel = cfg.adapter.resnet_kernel
+        self.patch_size = tuple(t.patch_size)
+        self.stem = nn.Conv3d(t.in_channels, c, tuple(kernel), padding=tuple(k // 2 for k in kernel))
+        self.blocks = nn.ModuleList([_ConvBlock(c, kernel) for _ in range(t.num_layers)])
+        patch = t.patch_size[0] * t.patch_size[1] * t.patch_size[2]
+        self.proj = nn.ModuleList([_zero_linear(c * patch, t.inner_dim) for _ in range(t.num_layers)])
+        self.gradient_checkpointing = False
+
+    def _tokens(self, h: Tensor) -> Tensor:
+        """(B, C, F, H, W) -> (B, L, C * pt * ph * pw) in the backbone's token order."""
+        p_t, p_h, p_w = self.patch_size
+        b, c, f, hh, ww = h.shape
+        h = h.reshape(b, c, f // p_t, p_t, hh // p_h, p_h, ww // p_w, p_w)
+        h = h.permute(0, 2, 4, 6, 1, 3, 5, 7)  # B, F', H', W', C, pt, ph, pw
+        return h.reshape(b, (f // p_t) * (hh // p_h) * (ww // p_w), c * p_t * p_h * p_w)
+
+    def forward(self, latents: Tensor | None, timestep: Tensor | None, text: Tensor | None, traj_latent: Tensor) -> list[Tensor]:
+        dtype = self.stem.weight.dtype
+        h = self.stem(traj_latent.to(dtype))
+        out = []
+        for block, proj in zip(self.blocks, self.proj):
+            if torch.is_grad_enabled() and self.gradient_checkpointing:
+                h = torch.utils.checkpoint.checkpoint(block, h, use_reentrant=False)
+            else:
+                h = block(h)
+            out.append(proj(self._tokens(h)))
+        return out
+
+
+def build_adapter(kind: str, cfg: ModelConfig, backbone: FlashMotionTransformer | None = None) -> nn.Module:
+    """A fresh adapter; the ControlNet copies the backbone's weights when one is given."""
+    if kind == "controlnet":
+        adapter = ControlNetAdapter(cfg)
+        if backbone is not None:
+            adapter.init_from_backbone(backbone)
+        return adapter
+    if kind == "resnet":
+        return ResNetAdapter(cfg)
+    raise ValueError(f"adapter kind must be one of {ADAPTER_KINDS}, got {kind!r}")

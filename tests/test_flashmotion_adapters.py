@@ -1,0 +1,118 @@
+"""Backbone with block residuals, and the zero-initialised trajectory adapters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from diffusers import WanTransformer3DModel
+
+from flashmotion.adapters import ControlNetAdapter, ResNetAdapter, build_adapter
+from flashmotion.configs import TINY
+from flashmotion.model import FlashMotionModel, build_transformer
+from flashmotion.samplers import token_timesteps
+
+
+def _inputs(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 48, 3, 4, 4, generator=g)
+    text = torch.randn(1, 8, TINY.transformer.text_dim, generator=g)
+    traj = torch.randn(1, 48, 3, 4, 4, generator=g)
+    ts = token_timesteps(500.0, (3, 2, 2), "cpu")
+    return x, ts, text, traj
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    torch.manual_seed(0)
+    return build_transformer(TINY).eval()
+
+
+def test_backbone_equals_diffusers_wan(backbone):
+    """Same config and weights as WanTransformer3DModel -> the same output, per-token timesteps included."""
+    ref = WanTransformer3DModel(**TINY.transformer.kwargs()).eval()
+    ref.load_state_dict(backbone.state_dict())
+    x, ts, text, _ = _inputs()
+    with torch.no_grad():
+        assert torch.equal(backbone(x, ts, text), ref(x, ts, text, return_dict=False)[0])
+        t1 = torch.tensor([500.0])
+        assert torch.equal(backbone(x, t1, text), ref(x, t1, text, return_dict=False)[0])
+
+
+@pytest.mark.parametrize("kind", ["controlnet", "resnet"])
+def test_zero_init_adapter_leaves_backbone_unchanged(backbone, kind):
+    adapter = build_adapter(kind, TINY, backbone)
+    model = FlashMotionModel(backbone, adapter).eval()
+    x, ts, text, traj = _inputs()
+    with torch.no_grad():
+        base = backbone(x, ts, text)
+        both = model(x, ts, text, traj)
+        assert torch.equal(base, both)
+        # The check can fail: once a projection is non-zero the trajectory changes the output.
+        torch.nn.init.normal_(adapter.proj[0].weight, std=0.1)
+        assert not torch.allclose(base, model(x, ts, text, traj))
+        model.strength = 0.0
+        assert torch.equal(base, model(x, ts, text, traj))
+
+
+def test_controlnet_copies_backbone(backbone):
+    adapter = ControlNetAdapter(TINY).init_from_backbone(backbone)
+    assert torch.equal(adapter.patch_embedding.weight[:, :48], backbone.patch_embedding.weight)
+    assert adapter.patch_embedding.weight[:, 48:].abs().sum() == 0
+    for a, b in zip(adapter.blocks[-1].state_dict().values(), backbone.blocks[-1].state_dict().values()):
+        assert torch.equal(a, b)
+    assert all(p.abs().sum() == 0 for p in adapter.proj.parameters())
+    # Copied blocks and zero trajectory channels: block i's hidden state equals the backbone's.
+    x, ts, text, traj = _inputs()
+    with torch.no_grad():
+        emb = backbone.embed(x, ts, text)
+        h_backbone = backbone.blocks[0](emb.tokens, emb.text, emb.modulation, emb.rotary)
+        adapter.proj[0].weight.copy_(torch.eye(adapter.proj[0].in_features))
+        res = adapter(x, ts, text, traj)
+    assert torch.allclose(res[0], h_backbone, atol=1e-6)
+
+
+def test_resnet_residuals_have_token_shape(backbone):
+    adapter = ResNetAdapter(TINY)
+    _, _, _, traj = _inputs()
+    res = adapter(None, None, None, traj)
+    assert len(res) == len(backbone.blocks)
+    assert res[0].shape == (1, 3 * 2 * 2, TINY.transformer.inner_dim)
+    assert not adapter.uses_state
+
+
+def test_block_residuals_added_after_each_block_and_checkpointing(backbone):
+    x, ts, text, _ = _inputs()
+    g = torch.Generator().manual_seed(3)
+    res = [torch.randn(1, 12, TINY.transformer.inner_dim, generator=g) for _ in backbone.blocks]
+    with torch.no_grad():
+        emb = backbone.embed(x, ts, text)
+        h = emb.tokens
+        for block, r in zip(backbone.blocks, res):
+            h = block(h, emb.text, emb.modulation, emb.rotary) + r
+        manual = backbone.head(h, emb)
+        assert torch.allclose(backbone(x, ts, text, block_residuals=res), manual)
+    with pytest.raises(ValueError, match="block_residuals"):
+        backbone(x, ts, text, block_residuals=res[:1])
+
+    # Gradients through the residuals are the same with and without gradient checkpointing.
+    adapter = build_adapter("resnet", TINY)
+    torch.nn.init.normal_(adapter.proj[1].weight, std=0.1)
+    model = FlashMotionModel(backbone, adapter)
+    _, _, _, traj = _inputs()
+
+    def grads():
+        adapter.zero_grad()
+        model(x, ts, text, traj).square().mean().backward()
+        return adapter.proj[1].weight.grad.clone()
+
+    plain = grads()
+    backbone.enable_gradient_checkpointing()
+    adapter.gradient_checkpointing = True
+    try:
+        ckpt = grads()
+    finally:
+        backbone.disable_gradient_checkpointing()
+        adapter.gradient_checkpointing = False
+        backbone.zero_grad()
+    assert plain.abs().sum() > 0
+    assert torch.allclose(plain, ckpt, atol=1e-6)

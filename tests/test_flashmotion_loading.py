@@ -1,0 +1,166 @@
+"""Weight loading: official Wan2.2 layouts, generator.pt, diffusers folders, our checkpoints, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from flashbench.errors import InputError
+from flashmotion import keymaps, loading
+from flashmotion.adapters import build_adapter
+from flashmotion.assemble import checkpoint_components, load_wan
+from flashmotion.configs import TINY
+from flashmotion.model import build_transformer
+from flashmotion.samplers import token_timesteps
+from flashmotion.text import build_text_model
+from flashmotion.vae import build_vae
+
+# The official names of one DiT block (Wan2.2 reference layout), written out by hand.
+OFFICIAL_BLOCK0 = {
+    "blocks.0.modulation",
+    *(f"blocks.0.{a}.{p}.{t}" for a in ("self_attn", "cross_attn") for p in "qkvo" for t in ("weight", "bias")),
+    *(f"blocks.0.{a}.norm_{p}.weight" for a in ("self_attn", "cross_attn") for p in "qk"),
+    "blocks.0.norm3.weight", "blocks.0.norm3.bias",
+    "blocks.0.ffn.0.weight", "blocks.0.ffn.0.bias", "blocks.0.ffn.2.weight", "blocks.0.ffn.2.bias",
+}
+OFFICIAL_TOP = {
+    "patch_embedding.weight", "patch_embedding.bias", "head.head.weight", "head.head.bias", "head.modulation",
+    *(f"{m}.{i}.{t}" for m in ("text_embedding", "time_embedding") for i in (0, 2) for t in ("weight", "bias")),
+    "time_projection.1.weight", "time_projection.1.bias",
+}
+
+
+def _official_dit(model) -> dict[str, torch.Tensor]:
+    return {keymaps.dit_ours_to_official(k): v.clone() for k, v in model.state_dict().items()}
+
+
+def _dit_out(model):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 48, 3, 4, 4, generator=g)
+    text = torch.randn(1, 8, TINY.transformer.text_dim, generator=g)
+    with torch.no_grad():
+        return model(x, token_timesteps(300.0, (3, 2, 2), "cpu"), text)
+
+
+@pytest.fixture(scope="module")
+def tiny_dit():
+    torch.manual_seed(11)
+    return build_transformer(TINY).eval()
+
+
+def test_official_dit_names(tiny_dit):
+    keys = set(_official_dit(tiny_dit))
+    assert {k for k in keys if k.startswith("blocks.0.")} == OFFICIAL_BLOCK0
+    assert {k for k in keys if not k.startswith("blocks.")} == OFFICIAL_TOP
+
+
+def test_official_sharded_transformer_loads_identically(tmp_path, tiny_dit):
+    state = _official_dit(tiny_dit)
+    keys = sorted(state)
+    save_file({k: state[k] for k in keys[: len(keys) // 2]}, str(tmp_path / "diffusion_pytorch_model-00001-of-00002.safetensors"))
+    save_file({k: state[k] for k in keys[len(keys) // 2 :]}, str(tmp_path / "diffusion_pytorch_model-00002-of-00002.safetensors"))
+    fresh = loading.load_transformer_weights(build_transformer(TINY).eval(), tmp_path)
+    assert torch.equal(_dit_out(fresh), _dit_out(tiny_dit))
+
+
+def test_missing_and_misshaped_keys_are_listed(tmp_path, tiny_dit):
+    state = _official_dit(tiny_dit)
+    del state["blocks.1.self_attn.q.weight"]
+    state["blocks.0.ffn.0.bias"] = torch.zeros(5)
+    state["blocks.0.extra.weight"] = torch.zeros(2, 2)
+    save_file(state, str(tmp_path / "dit.safetensors"))
+    with pytest.raises(InputError) as err:
+        loading.load_transformer_weights(build_transformer(TINY), tmp_path / "dit.safetensors")
+    msg = str(err.value)
+    assert "missing keys (1): blocks.1.attn1.to_q.weight (24, 24)" in msg
+    assert "blocks.0.ffn.net.0.proj.bias: file (5,) vs model (32,)" in msg
+    assert "unexpected keys (1): blocks.0.extra.weight (2, 2)" in msg
+
+
+def test_fewstep_generator_checkpoint(tmp_path, tiny_dit):
+    state = {f"model.{k}": v for k, v in _official_dit(tiny_dit).items()}
+    torch.save({"generator_ema": state, "generator": {k: torch.zeros_like(v) for k, v in state.items()}}, tmp_path / "generator.pt")
+    model = loading.load_fewstep_generator(build_transformer(TINY).eval(), tmp_path / "generator.pt")
+    assert torch.equal(_dit_out(model), _dit_out(tiny_dit))
+    torch.save({"blocks.0.modulation": torch.zeros(1)}, tmp_path / "bad.pt")
+    with pytest.raises(InputError, match="start with 'model.'"):
+        loading.load_fewstep_generator(build_transformer(TINY), tmp_path / "bad.pt")
+
+
+def test_official_vae_and_umt5_load_identically(tmp_path):
+    torch.manual_seed(3)
+    vae = build_vae(TINY).eval()
+    n = TINY.vae.num_res_blocks
+    official_vae = {keymaps.vae_ours_to_official(k, n): v for k, v in vae.state_dict().items()}
+    assert "encoder.downsamples.1.downsamples.0.residual.2.weight" in official_vae
+    assert "encoder.downsamples.1.downsamples.1.time_conv.weight" in official_vae  # resample after n blocks
+    assert "decoder.upsamples.1.upsamples.2.time_conv.weight" in official_vae  # decoder: after n + 1 blocks
+    assert "encoder.middle.1.to_qkv.weight" in official_vae and "conv1.weight" in official_vae
+    torch.save(official_vae, tmp_path / "Wan2.2_VAE.pth")
+    loaded = loading.load_vae_weights(build_vae(TINY).eval(), tmp_path / "Wan2.2_VAE.pth")
+    x = torch.rand(1, 3, 5, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(loaded.encode(x).latent_dist.mode(), vae.encode(x).latent_dist.mode())
+
+    text = build_text_model(TINY).eval()
+    official_t5 = {keymaps.umt5_ours_to_official(k): v for k, v in text.state_dict().items() if k != "encoder.embed_tokens.weight"}
+    assert {"token_embedding.weight", "norm.weight", "blocks.1.ffn.gate.0.weight", "blocks.0.pos_embedding.embedding.weight"} <= set(official_t5)
+    torch.save(official_t5, tmp_path / "umt5.pth")
+    t5 = loading.load_umt5_weights(build_text_model(TINY).eval(), tmp_path / "umt5.pth")
+    ids = torch.tensor([[5, 9, 30, 1, 0]])
+    with torch.no_grad():
+        assert torch.equal(t5(input_ids=ids).last_hidden_state, text(input_ids=ids).last_hidden_state)
+
+
+def test_load_wan_folder_official_and_diffusers_layouts(tmp_path, tiny_dit):
+    torch.manual_seed(4)
+    vae, text = build_vae(TINY).eval(), build_text_model(TINY).eval()
+    official = tmp_path / "official"
+    official.mkdir()
+    save_file(_official_dit(tiny_dit), str(official / "diffusion_pytorch_model-00001-of-00001.safetensors"))
+    torch.save({keymaps.vae_ours_to_official(k, 1): v for k, v in vae.state_dict().items()}, official / "Wan2.2_VAE.pth")
+    torch.save({keymaps.umt5_ours_to_official(k): v for k, v in text.state_dict().items() if "embed_tokens" not in k},
+               official / "models_t5_umt5-xxl-enc-bf16.pth")
+    (official / "google" / "umt5-xxl").mkdir(parents=True)
+    dit, _, _, _ = load_wan(TINY, official)
+    assert torch.equal(_dit_out(dit), _dit_out(tiny_dit))
+
+    diff = tmp_path / "diffusers"
+    tiny_dit.save_pretrained(diff / "transformer")
+    vae.save_pretrained(diff / "vae")
+    text.save_pretrained(diff / "text_encoder")
+    from transformers import ByT5Tokenizer
+
+    ByT5Tokenizer().save_pretrained(diff / "tokenizer")
+    (diff / "model_index.json").write_text(json.dumps({"_class_name": "WanPipeline"}))
+    dit2, vae2, _, tok = load_wan(TINY, diff)
+    assert torch.equal(_dit_out(dit2), _dit_out(tiny_dit))
+    assert tok("ab").input_ids[:2] == [100, 101]
+
+
+def test_own_checkpoint_roundtrip(tmp_path, tiny_dit):
+    torch.manual_seed(5)
+    adapter = build_adapter("resnet", TINY)
+    torch.nn.init.normal_(adapter.proj[0].weight)
+    vae, text = build_vae(TINY), build_text_model(TINY)
+    loading.save_checkpoint(tmp_path / "ck", {"transformer": tiny_dit, "adapter": adapter, "vae": vae, "text_encoder": text},
+                            {"config": "tiny", "adapter": "resnet", "reference": True, "notes": "test"})
+    doc = json.loads((tmp_path / "ck" / "flashmotion.json").read_text())
+    assert set(doc["components"]) == {"transformer", "adapter", "vae", "text_encoder"}
+    comps = checkpoint_components(tmp_path / "ck", "resnet")
+    assert torch.equal(comps.adapter.proj[0].weight, adapter.proj[0].weight)
+    assert torch.equal(_dit_out(comps.transformer), _dit_out(tiny_dit))
+    assert comps.reference and comps.sha256
+    with pytest.raises(InputError, match="not a controlnet adapter"):
+        checkpoint_components(tmp_path / "ck", "controlnet")
+    # A corrupted component: a missing adapter key is named.
+    from safetensors.torch import load_file
+
+    st = load_file(str(tmp_path / "ck" / "adapter.safetensors"))
+    del st["proj.1.bias"]
+    save_file(st, str(tmp_path / "ck" / "adapter.safetensors"))
+    with pytest.raises(InputError, match=r"missing keys \(1\): proj.1.bias \(24,\)"):
+        checkpoint_components(tmp_path / "ck", "resnet")

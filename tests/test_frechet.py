@@ -1,0 +1,127 @@
+"""Fréchet distance and streaming statistics against a float64 SciPy reference."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from flashbench.metrics.frechet import FeatureStats, fid_from_stats, frechet_distance, fvd_from_stats
+
+
+def scipy_reference(mu1, s1, mu2, s2) -> float:
+    """The classic formula with scipy.linalg.sqrtm in float64 (tests only)."""
+    covmean = scipy.linalg.sqrtm(s1 @ s2)
+    covmean = np.real(covmean)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def random_cov(rng, d, rank=None, jitter=0.0):
+    a = rng.normal(size=(d, rank or d))
+    return a @ a.T / (rank or d) + jitter * np.eye(d)
+
+
+@pytest.mark.parametrize("d", [2, 16, 64])
+def test_matches_scipy_on_random_gaussians(d):
+    rng = np.random.default_rng(d)
+    for _ in range(3):
+        mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+        s1, s2 = random_cov(rng, d), random_cov(rng, d)
+        ours, ref = frechet_distance(mu1, s1, mu2, s2), scipy_reference(mu1, s1, mu2, s2)
+        assert ours == pytest.approx(ref, rel=1e-6)
+
+
+def test_matches_scipy_near_singular():
+    rng = np.random.default_rng(7)
+    d = 32
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d) * 0.1
+    # rank-deficient plus tiny jitter: eigenvalues spanning ~10 orders of magnitude
+    s1 = random_cov(rng, d, rank=8, jitter=1e-9)
+    s2 = random_cov(rng, d, rank=12, jitter=1e-9)
+    ours, ref = frechet_distance(mu1, s1, mu2, s2), scipy_reference(mu1, s1, mu2, s2)
+    assert ours == pytest.approx(ref, rel=1e-6)
+
+
+def test_identical_sets_give_zero():
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(300, 24)) * 3 + 5
+    st = FeatureStats.from_features(feats)
+    assert abs(fid_from_stats(st, st)) < 1e-6
+    assert abs(fvd_from_stats(st, st)) < 1e-6
+    # rank-deficient case (fewer samples than dimensions) still gives 0, with a warning
+    small = FeatureStats.from_features(feats[:10])
+    with pytest.warns(RuntimeWarning, match="rank-deficient"):
+        assert abs(fid_from_stats(small, small)) < 1e-6
+
+
+def test_known_value_diagonal():
+    # diagonal covariances: closed form sum (sqrt(a) - sqrt(b))^2 + |mu1 - mu2|^2
+    a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 9.0])
+    mu1, mu2 = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    expected = 5.0 + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_streaming_equals_one_shot_and_covariances():
+    rng = np.random.default_rng(3)
+    feats = rng.normal(size=(257, 12)) + rng.normal(size=12)
+    one = FeatureStats.from_features(feats)
+    chunks = [FeatureStats.from_features(c) for c in np.array_split(feats, 5)]
+    merged = chunks[0]
+    for c in chunks[1:]:
+        merged = merged + c
+    assert merged.n == one.n == 257
+    np.testing.assert_allclose(merged.sum, one.sum, rtol=1e-12)
+    np.testing.assert_allclose(merged.outer, one.outer, rtol=1e-12)
+    np.testing.assert_allclose(one.mean(), feats.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(one.cov(1), np.cov(feats, rowvar=False), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(one.cov(0), np.cov(feats, rowvar=False, bias=True), rtol=1e-9, atol=1e-12)
+    other = FeatureStats.from_features(rng.normal(size=(100, 12)))
+    assert fid_from_stats(merged, other) == pytest.approx(fid_from_stats(one, other), rel=1e-10)
+
+
+def test_fid_unbiased_fvd_biased():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(50, 4)), rng.normal(size=(60, 4)) + 0.5
+    sx, sy = FeatureStats.from_features(x), FeatureStats.from_features(y)
+    fid_ref = scipy_reference(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+    fvd_ref = scipy_reference(x.mean(0), np.cov(x, rowvar=False, bias=True), y.mean(0), np.cov(y, rowvar=False, bias=True))
+    assert fid_from_stats(sx, sy) == pytest.approx(fid_ref, rel=1e-8)
+    assert fvd_from_stats(sx, sy) == pytest.approx(fvd_ref, rel=1e-8)
+    assert fid_from_stats(sx, sy) != pytest.approx(fvd_from_stats(sx, sy), rel=1e-6)
+
+
+def test_save_load_roundtrip(tmp_path):
+    st = FeatureStats.from_features(np.random.default_rng(5).normal(size=(20, 6)))
+    path = st.save(tmp_path / "s.npz")
+    back = FeatureStats.load(path)
+    assert back.n == 20 and back.dim == 6
+    np.testing.assert_array_equal(back.outer, st.outer)
+    d = FeatureStats.from_arrays(st.to_arrays())
+    np.testing.assert_array_equal(d.sum, st.sum)
+    assert not list(tmp_path.glob(".*tmp*"))  # atomic write left no temporary
+
+
+def test_bad_input_errors():
+    st = FeatureStats.empty(4)
+    with pytest.raises(ValueError, match=r"\(N, 4\)"):
+        st.update(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        st.update(np.full((2, 4), np.nan))
+    with pytest.raises(ValueError, match="dimension"):
+        st.merge(FeatureStats.empty(3))
+    with pytest.raises(ValueError, match="at least 2"):
+        fid_from_stats(FeatureStats.from_features(np.ones((1, 4))), FeatureStats.from_features(np.ones((3, 4))))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
+
+
+def test_no_warning_when_enough_samples():
+    rng = np.random.default_rng(6)
+    a, b = FeatureStats.from_features(rng.normal(size=(30, 3))), FeatureStats.from_features(rng.normal(size=(30, 3)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fid_from_stats(a, b)
