@@ -31,6 +31,6 @@ def ensure_benchmark(progress: bool = True) -> Path:
         from .data.builder import build_benchmark
 
         build_benchmark(
-            "synth", root, per_group=PER_GROUP, num_frames=NUM_FRAMES, size=SIZE, seed=SEED, progress=progress
+            "synth", root, per_group=PER_GROUP, num_frames=NUM_FRAMES, size=SIZE, seed=SEED, progress=progress, name=NAME
         )
     return root

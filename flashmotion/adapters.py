@@ -10,12 +10,17 @@ a zero-initialised projection, so at initialisation backbone + adapter == backbo
 * :class:`ResNetAdapter` is a light conv stack on the trajectory latent alone: a stem, then
   one residual conv block per DiT block, each block's features patchified to the token grid
   and projected by a zero-initialised ``Linear``. It does not depend on the noisy state, so
-  a sampler computes its residuals once per video (``uses_state = False``).
+  a sampler computes its (small) per-block features once per video (``uses_state = False``)
+  and only the projections run at each step.
+
+Residuals are produced lazily (:class:`Residuals`): residual ``i`` is computed when backbone
+block ``i`` asks for it, so only one full-size ``(B, L, D)`` residual is alive at a time
+(30 of them at 121x704x1280 would hold 5 GB in bf16).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from diffusers.models.transformers.transformer_wan import (
@@ -36,6 +41,25 @@ def _zero_linear(d_in: int, d_out: int) -> nn.Linear:
     nn.init.zeros_(layer.weight)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+class Residuals(Sequence[Tensor]):
+    """Per-block residuals computed on demand, strictly in block order, scaled by ``scale``."""
+
+    def __init__(self, count: int, produce: Callable[[int], Tensor], scale: float = 1.0):
+        self._count, self._produce, self.scale, self._next = count, produce, float(scale), 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            raise TypeError("residuals are produced in order; slicing is not supported")
+        if i != self._next:
+            raise IndexError(f"residual {i} requested, but residuals are produced in order (next is {self._next})")
+        self._next += 1
+        r = self._produce(i)
+        return r * self.scale if self.scale != 1.0 else r
 
 
 class ControlNetAdapter(nn.Module):
@@ -71,18 +95,26 @@ class ControlNetAdapter(nn.Module):
             mine.load_state_dict(theirs.state_dict())
         return self
 
-    def forward(self, latents: Tensor, timestep: Tensor, text: Tensor, traj_latent: Tensor) -> list[Tensor]:
+    def stream(self, latents: Tensor, timestep: Tensor, text: Tensor, traj_latent: Tensor, scale: float = 1.0) -> Residuals:
+        """Lazy residuals: adapter block ``i`` runs when backbone block ``i`` needs its residual."""
         x = torch.cat([latents, traj_latent.to(latents.dtype)], dim=1)
         emb = embed_inputs(self, x, timestep, text)
-        h = emb.tokens
-        out = []
-        for block, proj in zip(self.blocks, self.proj):
+        state = {"h": emb.tokens}
+
+        def produce(i: int) -> Tensor:
+            block, h = self.blocks[i], state["h"]
             if torch.is_grad_enabled() and self.gradient_checkpointing:
                 h = torch.utils.checkpoint.checkpoint(block, h, emb.text, emb.modulation, emb.rotary, use_reentrant=False)
             else:
                 h = block(h, emb.text, emb.modulation, emb.rotary)
-            out.append(proj(h))
-        return out
+            state["h"] = h
+            return self.proj[i](h)
+
+        return Residuals(len(self.blocks), produce, scale)
+
+    def forward(self, latents: Tensor, timestep: Tensor, text: Tensor, traj_latent: Tensor) -> list[Tensor]:
+        """All residuals at once (the lazy :meth:`stream` is what the model uses)."""
+        return list(self.stream(latents, timestep, text, traj_latent))
 
 
 class _ConvBlock(nn.Module):
@@ -126,17 +158,25 @@ class ResNetAdapter(nn.Module):
         h = h.permute(0, 2, 4, 6, 1, 3, 5, 7)  # B, F', H', W', C, pt, ph, pw
         return h.reshape(b, (f // p_t) * (hh // p_h) * (ww // p_w), c * p_t * p_h * p_w)
 
-    def forward(self, latents: Tensor | None, timestep: Tensor | None, text: Tensor | None, traj_latent: Tensor) -> list[Tensor]:
-        dtype = self.stem.weight.dtype
-        h = self.stem(traj_latent.to(dtype))
+    def features(self, traj_latent: Tensor) -> list[Tensor]:
+        """Per-block token features ``(B, L, C * patch)`` (small: C = 48 channels at latent size)."""
+        h = self.stem(traj_latent.to(self.stem.weight.dtype))
         out = []
-        for block, proj in zip(self.blocks, self.proj):
+        for block in self.blocks:
             if torch.is_grad_enabled() and self.gradient_checkpointing:
                 h = torch.utils.checkpoint.checkpoint(block, h, use_reentrant=False)
             else:
                 h = block(h)
-            out.append(proj(self._tokens(h)))
+            out.append(self._tokens(h))
         return out
+
+    def project(self, features: Sequence[Tensor], scale: float = 1.0) -> Residuals:
+        """Lazy residuals from :meth:`features`: one projection per block, on demand."""
+        return Residuals(len(self.proj), lambda i: self.proj[i](features[i]), scale)
+
+    def forward(self, latents: Tensor | None, timestep: Tensor | None, text: Tensor | None, traj_latent: Tensor) -> list[Tensor]:
+        """All residuals at once (the model uses :meth:`features` + :meth:`project`)."""
+        return list(self.project(self.features(traj_latent)))
 
 
 def build_adapter(kind: str, cfg: ModelConfig, backbone: FlashMotionTransformer | None = None) -> nn.Module:

@@ -91,6 +91,11 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     if path.suffix in (".pt", ".pth", ".bin"):
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
+            try:
+                obj = torch.load(str(path), map_location="cpu", weights_only=True)
+            except Exception as exc:  # noqa: BLE001 - name the file
+                raise InputError(f"cannot read {path}: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - name the file
             raise InputError(f"cannot read {path}: {exc}") from exc
         if not isinstance(obj, dict):

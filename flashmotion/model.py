@@ -31,12 +31,22 @@ class FlashMotionModel(nn.Module):
     def adapter_uses_state(self) -> bool:
         return self.adapter is not None and bool(getattr(self.adapter, "uses_state", True))
 
-    def residuals(self, latents: Tensor | None, timestep: Tensor | None, text: Tensor | None, traj_latent: Tensor | None) -> list[Tensor] | None:
-        """The adapter's per-block residuals, already scaled by ``strength`` (None: no adapter)."""
-        if self.adapter is None or traj_latent is None or self.strength == 0.0:
+    def static_features(self, traj_latent: Tensor | None) -> list[Tensor] | None:
+        """Per-video features of a state-free adapter (ResNet), to reuse at every step; else None."""
+        if self.adapter is None or self.adapter_uses_state or traj_latent is None or self.strength == 0.0:
             return None
-        res = self.adapter(latents, timestep, text, traj_latent)
-        return [r * self.strength for r in res] if self.strength != 1.0 else res
+        return self.adapter.features(traj_latent)
+
+    def residuals(self, latents: Tensor, timestep: Tensor, text: Tensor, traj_latent: Tensor | None,
+                  features: Sequence[Tensor] | None = None) -> Sequence[Tensor] | None:
+        """The adapter's lazy per-block residuals, scaled by ``strength`` (None: no adapter)."""
+        if self.adapter is None or self.strength == 0.0 or (traj_latent is None and features is None):
+            return None
+        if self.adapter_uses_state:
+            return self.adapter.stream(latents, timestep, text, traj_latent, scale=self.strength)
+        if features is None:
+            features = self.adapter.features(traj_latent)
+        return self.adapter.project(features, scale=self.strength)
 
     def forward(
         self,
@@ -44,11 +54,10 @@ class FlashMotionModel(nn.Module):
         timestep: Tensor,
         text: Tensor,
         traj_latent: Tensor | None = None,
-        residuals: Sequence[Tensor] | None = None,
+        features: Sequence[Tensor] | None = None,
     ) -> Tensor:
-        """Flow prediction. Pass precomputed ``residuals`` for a state-free adapter (ResNet)."""
-        if residuals is None:
-            residuals = self.residuals(latents, timestep, text, traj_latent)
+        """Flow prediction ``v = eps - x0``. ``features``: precomputed :meth:`static_features`."""
+        residuals = self.residuals(latents, timestep, text, traj_latent, features)
         return self.transformer(latents, timestep, text, block_residuals=residuals)
 
 

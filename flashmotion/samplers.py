@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .model import FlashMotionModel
-from .schedules import FewStepSchedule, multistep_sigmas
+from .schedules import FewStepSchedule, add_noise, multistep_sigmas, x0_from_flow
 
 
 @dataclass
@@ -46,19 +46,18 @@ def initial_noise(shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
 
 
 class _Predictor:
-    """Calls the model on the pasted state, reusing state-free adapter residuals."""
+    """Calls the model on the pasted state, reusing a state-free adapter's per-video features."""
 
     def __init__(self, model: FlashMotionModel, cond: Conditions, dtype: torch.dtype):
         self.model, self.cond, self.dtype = model, cond, dtype
-        self.static_residuals = None
-        if model.adapter is not None and not model.adapter_uses_state and cond.traj_latent is not None:
-            self.static_residuals = model.residuals(None, None, None, cond.traj_latent.to(dtype))
+        traj = cond.traj_latent.to(dtype) if cond.traj_latent is not None else None
+        self.features = model.static_features(traj) if traj is not None else None
 
     def __call__(self, x: Tensor, t: float, text: Tensor) -> Tensor:
         grid = self.model.transformer.token_grid(x.shape)
         ts = token_timesteps(t, grid, x.device, x.shape[0])
         traj = self.cond.traj_latent.to(self.dtype) if self.cond.traj_latent is not None else None
-        v = self.model(x.to(self.dtype), ts, text.to(self.dtype), traj, residuals=self.static_residuals)
+        v = self.model(x.to(self.dtype), ts, text.to(self.dtype), traj, features=self.features)
         return v.float()
 
 
@@ -123,10 +122,9 @@ def sample_fewstep(
     for i, s in enumerate(sigmas):
         xin = paste_first_frame(x, cond.first_latent)
         v = predict(xin, 1000.0 * s, cond.text)
-        x0 = xin - s * v
+        x0 = x0_from_flow(xin, v, s)
         if i + 1 < len(sigmas):
-            s_next = sigmas[i + 1]
-            x = (1 - s_next) * x0 + s_next * initial_noise(latent_shape, generator).to(device)
+            x = add_noise(x0, initial_noise(latent_shape, generator).to(device), sigmas[i + 1])
         if on_step:
             on_step(i)
     return paste_first_frame(x0, cond.first_latent)

@@ -19,6 +19,21 @@ import torch
 from torch import Tensor
 
 
+def add_noise(x0: Tensor, noise: Tensor, sigma: Tensor | float) -> Tensor:
+    """``x_t = (1 - s) x0 + s eps`` (``sigma`` broadcast over the batch)."""
+    return (1 - sigma) * x0 + sigma * noise
+
+
+def flow_target(x0: Tensor, noise: Tensor) -> Tensor:
+    """What the network learns to predict: ``v = eps - x0``."""
+    return noise - x0
+
+
+def x0_from_flow(x_t: Tensor, v: Tensor, sigma: Tensor | float) -> Tensor:
+    """The clean estimate implied by a flow prediction: ``x0 = x_t - s v``."""
+    return x_t - sigma * v
+
+
 def shift_sigma(sigma: Tensor | float, shift: float) -> Tensor | float:
     return shift * sigma / (1 + (shift - 1) * sigma)
 

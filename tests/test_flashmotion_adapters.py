@@ -71,6 +71,24 @@ def test_controlnet_copies_backbone(backbone):
     assert torch.allclose(res[0], h_backbone, atol=1e-6)
 
 
+def test_residuals_are_lazy_and_in_order(backbone):
+    adapter = build_adapter("controlnet", TINY, backbone)
+    torch.nn.init.normal_(adapter.proj[1].weight)
+    x, ts, text, traj = _inputs()
+    with torch.no_grad():
+        full = adapter(x, ts, text, traj)
+        lazy = adapter.stream(x, ts, text, traj, scale=2.0)
+        assert len(lazy) == len(backbone.blocks)
+        assert torch.equal(lazy[0], 2 * full[0]) and torch.equal(lazy[1], 2 * full[1])
+        with pytest.raises(IndexError, match="in order"):
+            adapter.stream(x, ts, text, traj)[1]
+        res = ResNetAdapter(TINY)
+        torch.nn.init.normal_(res.proj[0].weight)
+        feats = res.features(traj)
+        assert feats[0].shape == (1, 12, 8 * 4)  # C = 8 channels x (1 x 2 x 2) patch
+        assert torch.equal(res.project(feats)[0], res(None, None, None, traj)[0])
+
+
 def test_resnet_residuals_have_token_shape(backbone):
     adapter = ResNetAdapter(TINY)
     _, _, _, traj = _inputs()

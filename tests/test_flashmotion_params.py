@@ -44,3 +44,14 @@ def test_describe_reports_real_counts_without_weights():
     slow = generators.wan_resnet_50step.describe()
     assert slow.parameters == counts["transformer"] + counts["resnet"]
     assert slow.nfe == 100  # 50 steps x 2 CFG branches
+
+
+def test_memory_estimate_at_paper_size():
+    from flashmotion.memory import estimate, tokens
+
+    assert tokens(WAN22_TI2V_5B, 121, 704, 1280) == 31 * 22 * 40
+    counts = meta_parameter_counts(WAN22_TI2V_5B)
+    base = estimate(WAN22_TI2V_5B, counts, None, 121, 704, 1280)
+    cn = estimate(WAN22_TI2V_5B, counts, "controlnet", 121, 704, 1280)
+    assert base["weights_backbone"] == 2 * counts["transformer"]
+    assert cn["total"] - base["total"] == 2 * counts["controlnet"] + cn["modulation"] / 2 + cn["adapter_state"]

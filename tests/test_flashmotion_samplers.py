@@ -59,10 +59,10 @@ class _OracleModel(nn.Module):
 
         self.transformer = _T()
 
-    def residuals(self, *args):
+    def static_features(self, traj):
         return None
 
-    def forward(self, x, ts, text, traj, residuals=None):
+    def forward(self, x, ts, text, traj, features=None):
         self.calls.append(ts.clone())
         s = ts.max() / 1000.0
         return (x - self.target) / s
@@ -103,7 +103,7 @@ def test_samplers_are_deterministic_per_seed():
     cond = _cond(shape)
 
     class _Noisy(_OracleModel):  # output depends on the noise, so the seed matters
-        def forward(self, x, ts, text, traj, residuals=None):
+        def forward(self, x, ts, text, traj, features=None):
             return x
 
     runs = [sample_fewstep(_Noisy(target), cond, shape, torch.Generator().manual_seed(s), DEFAULT_FEW_STEP) for s in (7, 7, 8)]

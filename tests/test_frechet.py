@@ -125,3 +125,16 @@ def test_no_warning_when_enough_samples():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fid_from_stats(a, b)
+
+
+def test_rank_deficient_from_few_samples():
+    """Fewer samples than dimensions (the usual small-run case): agrees with a complex-eigenvalue reference."""
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(20, 64)), rng.normal(size=(25, 64)) + 0.3
+    sx, sy = FeatureStats.from_features(x), FeatureStats.from_features(y)
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    tr = np.sqrt(np.linalg.eigvals(s1 @ s2).astype(complex)).real.sum()
+    diff = x.mean(0) - y.mean(0)
+    ref = diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr
+    with pytest.warns(RuntimeWarning):
+        assert fid_from_stats(sx, sy) == pytest.approx(ref, rel=1e-6)

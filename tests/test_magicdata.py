@@ -31,9 +31,6 @@ def test_colour_clustering_tolerates_noise_and_blending():
     boxes = square_boxes(6, 1)[:, 0]
     img = draw_mask_image(boxes, noise=8, rng=rng)
     colours = cluster_colours(img)
-    assert sorted(map(tuple, colours.astype(int))) == sorted(
-        min(HALF_COLOURS[:6], key=lambda h: max(abs(a - b) for a, b in zip(h, c))) for c in map(tuple, colours.astype(int))
-    )
     assert len(colours) == 6
     for c in colours:  # recovered colours are within the noise of the drawn ones
         assert min(np.abs(np.array(HALF_COLOURS[:6]) - c).max(axis=1)) <= 8
@@ -163,3 +160,15 @@ def test_missing_prompt_in_csv(tmp_path, pool):
     (dst / "prompts.csv").write_text("videoid,text\nother,hello\n")
     with pytest.raises(InputError, match=r"prompts.csv: no prompt \(text\) for video 'a1'"):
         build_benchmark("magicdata", tmp_path / "b", src=dst, **ARGS)
+
+
+def test_resized_build_keeps_masks_and_frames_aligned(tmp_path, pool):
+    root, boxes = pool
+    out = build_benchmark("magicdata", tmp_path / "b", src=root, **{**ARGS, "size": (96, 128)})
+    bench = Benchmark.open(out)
+    for sample in bench:
+        assert sample.frames().shape == (6, 96, 128, 3)
+        vid = sample.info.source["id"]
+        got = sorted(o.boxes[0].tolist() for o in sample.objects)
+        assert got == sorted((boxes[vid][:, 0] * 2).astype(float).tolist())  # nearest-neighbour x2
+    assert validate_benchmark(out).ok

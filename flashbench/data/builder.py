@@ -26,12 +26,11 @@ manifest holds no timestamps or absolute paths: the same arguments give the same
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -320,6 +319,10 @@ def build_benchmark(
         build["segmenter"] = {"model": sam2_model, "checkpoint": Path(checkpoint).name if checkpoint else None, "injected": segmenter is not None}
     name = name or f"flashbench-{source}-{num_frames}f" + (f"-{size[0]}x{size[1]}" if size else "") + f"-{per_group}pg-s{seed}"
 
+    src_obj, pool_ids = None, []
+    if source != "synth":  # bad input fails before anything is written
+        src_obj = _open_source(source, src_path, prompts_path, segmenter, {"model": sam2_model, "device": device, "checkpoint": checkpoint})
+        pool_ids = src_obj.pool_ids()
     _check_out(out, build)
     work = out / WORK_DIR
     (work / "done").mkdir(parents=True, exist_ok=True)
@@ -334,8 +337,6 @@ def build_benchmark(
         shortfall: dict[str, int] = {}
         records = _run(tasks, workers, report, "rendering")
     else:
-        src_obj = _open_source(source, src_path, prompts_path, segmenter, {"model": sam2_model, "device": device, "checkpoint": checkpoint})
-        pool_ids = src_obj.pool_ids()
         scan_key = {"n": num_frames, "size": build["size"], "prompts": build["prompts"], "segmenter": build.get("segmenter")}
         scan_dir = work / f"scan-{sha256_json(scan_key)[:12]}"
         scan_workers = workers if getattr(src_obj, "parallel_scan", False) else 1
@@ -392,8 +393,9 @@ def build_benchmark(
 
 def _check_out(out: Path, build: dict[str, Any]) -> None:
     """Refuse to mix two different builds in one directory (resuming the same build is fine)."""
+    started = any((out / WORK_DIR / "done").glob("*.json")) or (out / MANIFEST).is_file()
     for path in (out / MANIFEST, out / WORK_DIR / "build.json"):
-        if path.is_file():
+        if path.is_file() and started:  # a build that wrote nothing yet may be restarted with other arguments
             try:
                 previous = json.loads(path.read_text())
             except ValueError:
@@ -409,32 +411,36 @@ def _check_out(out: Path, build: dict[str, Any]) -> None:
 
 
 def _run(tasks: list[tuple[Callable[..., Any], tuple]], workers: int, report: "_Progress", label: str) -> list[Any]:
-    """Run tasks (in order of the result list) inline or in a process pool, with progress."""
+    """Run tasks (results in task order) inline or in a process pool, with progress."""
     results: list[Any] = [None] * len(tasks)
-    with report.task(label, len(tasks)) as advance:
-        if workers <= 1 or len(tasks) <= 1:
+    if workers <= 1 or len(tasks) <= 1:
+        with report.task(label, len(tasks)) as advance:
             for i, (fn, args) in enumerate(tasks):
                 results[i] = fn(*args)
                 advance()
-            return results
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        return results
+    import multiprocessing
+    import sys
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-        # spawn: safe whatever the caller has loaded (threads, torch); tasks are top-level functions
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
-            futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(tasks)}
-            pending = set(futures)
-            try:
+    # fork on Linux: no re-import of the caller's __main__ (a script without a main guard
+    # still works); the workers use numpy, PyAV and pycocotools only, never torch. Elsewhere spawn.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context(method)) as pool:
+        # all workers start here, before the progress display starts its thread
+        futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(tasks)}
+        pending = set(futures)
+        try:
+            with report.task(label, len(tasks)) as advance:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
                         results[futures[fut]] = fut.result()  # re-raises a worker's error here
                         advance()
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
     return results
 
 

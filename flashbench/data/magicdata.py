@@ -180,16 +180,12 @@ class MagicDataSource:
         return self.prompts[pool_id]
 
     def scan(self, pool_id: str, num_frames: int, size: tuple[int, int] | None) -> dict[str, Any]:
-        from . import video as video_io
         from .builder import resize_masks
         from .schema import ObjectTrack
 
         vpath = self.video_path(pool_id)
         files = self.mask_files(pool_id)
-        frames = video_io.read_video(vpath)
-        n_video = frames.shape[0]
-        height, width = frames.shape[1:3]
-        del frames
+        n_video, height, width = count_frames(vpath)
         if len(files) != n_video:
             raise InputError(
                 f"{files[0].parent}: {len(files)} mask frames but {vpath} has {n_video} frames (frame-count mismatch); re-export the masks"
@@ -233,6 +229,28 @@ class MagicDataSource:
         if frames.shape[0] != num_frames:
             raise VideoError(f"{self.video_path(pool_id)}: has {frames.shape[0]} frames, expected at least {num_frames}")
         return resize_frames(frames, size)
+
+
+def count_frames(path: Path) -> tuple[int, int, int]:
+    """Frame count, height and width by a streaming decode (no frames kept in memory)."""
+    import av
+
+    if not path.is_file():
+        raise VideoError(f"{path}: video file not found")
+    n = height = width = 0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(f"{path}: no video stream")
+            for frame in container.decode(video=0):
+                n, height, width = n + 1, frame.height, frame.width
+    except VideoError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(f"{path}: cannot decode video ({exc}); the file is corrupt or not a video - re-export it") from exc
+    if n == 0:
+        raise VideoError(f"{path}: the video has no decodable frames (truncated or empty file)")
+    return n, height, width
 
 
 def _fit(img: np.ndarray, height: int, width: int) -> np.ndarray:

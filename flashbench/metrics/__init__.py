@@ -6,9 +6,9 @@ SHA-256 checked) or labelled proxies; see ``docs/metrics.md``.
 """
 
 from .extractors import ExtractorInfo, I3DExtractor, InceptionExtractor, InceptionI3d, i3d_proxy, load_i3d, load_inception
-from .fid import FID, clean_resize, fid_features, fid_frame_indices
+from .fid import clean_resize, fid_features, fid_frame_indices
 from .frechet import FeatureStats, fid_from_stats, frechet_distance, fvd_from_stats
-from .fvd import FVD, fvd_clip_indices, fvd_features
+from .fvd import fvd_clip_indices, fvd_features
 from .iou import ObjectScore, VideoScore, box_iou_xyxy, mask_iou_rle, score_object, score_video
 from .segment import ColorTracker, SAM2Segmenter, Segmenter, TrackerConfig, load_segmenter
 
@@ -19,3 +19,12 @@ __all__ = [
     "fvd_from_stats", "i3d_proxy", "load_i3d", "load_inception", "load_segmenter", "mask_iou_rle", "score_object",
     "score_video",
 ]
+
+
+def __getattr__(name: str):
+    # FID and FVD (torchmetrics.Metric subclasses) load torchmetrics on first use only
+    if name in ("FID", "FVD"):
+        from . import metric_modules
+
+        return getattr(metric_modules, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from .fid import _FrechetMetric
-from .frechet import fvd_from_stats
 
 CLIP_MODES = ("uniform16", "first16", "all")
 
@@ -71,18 +69,13 @@ def fvd_features(extractor: Any, videos: Any, batch_size: int = 4) -> np.ndarray
     return out
 
 
-class FVD(_FrechetMetric):
-    """torchmetrics-style FVD: ``update(videos, real)`` with clips already selected, ``compute()``."""
+def __getattr__(name: str):
+    # the torchmetrics wrapper is loaded on first use: importing torchmetrics costs seconds
+    if name == "FVD":
+        from .metric_modules import FVD
 
-    def __init__(self, extractor: Any, batch_size: int = 4, **kwargs: Any):
-        super().__init__(extractor, int(extractor.info.dim), **kwargs)
-        self.batch_size = batch_size
-
-    def update(self, videos: Any, real: bool) -> None:  # type: ignore[override]
-        self._add(fvd_features(self.extractor, videos, self.batch_size), real)
-
-    def compute(self) -> torch.Tensor:  # type: ignore[override]
-        return torch.tensor(fvd_from_stats(self.stats(True), self.stats(False)), dtype=torch.float64)
+        return FVD
+    raise AttributeError(name)
 
 
 __all__ = ["CLIP_MODES", "FVD", "fvd_clip_indices", "fvd_features"]

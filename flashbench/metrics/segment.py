@@ -266,7 +266,7 @@ class SAM2Segmenter:
     """SAM2.1 video predictor, prompted on frame 0 and propagated forward (logits > 0)."""
 
     def __init__(self, model: str = "sam2.1_hiera_large", prompt: str = "mask", device: str = "cpu",
-                 checkpoint: str | None = None, random_init: bool = False):
+                 checkpoint: str | None = None, random_init: bool = False, image_size: int | None = None):
         if model not in SAM2_CONFIGS:
             raise InputError(f"unknown SAM2 model {model!r}; choose one of {sorted(SAM2_CONFIGS)}")
         if prompt not in ("mask", "box"):
@@ -283,12 +283,19 @@ class SAM2Segmenter:
             official = expected is not None and digest == expected
         else:
             ckpt, digest, official = str(weights.require(model)), weights.verified_sha256(model), True
-        self.predictor = build_sam2_video_predictor(SAM2_CONFIGS[model], ckpt_path=ckpt, device=device)
+        # image_size other than the config's 1024 exists for fast plumbing tests; never official
+        overrides = [f"++model.image_size={int(image_size)}"] if image_size else []
+        self.predictor = build_sam2_video_predictor(SAM2_CONFIGS[model], ckpt_path=ckpt, device=device, hydra_overrides_extra=overrides)
         self.prompt = prompt
         self.device = device
-        name = model + ("(random-init)" if random_init else "")
-        self.info = ExtractorInfo(name=name, sha256=digest, official=official, dim=0,
-                                  notes=f"{prompt} prompt on frame 0, propagate, logits > 0; frames in memory (PIL bicubic)")
+        official = official and not image_size
+        name = model + ("(random-init)" if random_init else "") + (f"@{int(image_size)}" if image_size else "")
+        notes = f"{prompt} prompt on frame 0, propagate, logits > 0; frames in memory (PIL bicubic to {self.predictor.image_size})"
+        try:
+            from sam2 import _C  # noqa: F401
+        except ImportError:
+            notes += "; sam2._C missing, so SAM2 skips its fill-holes post-processing"
+        self.info = ExtractorInfo(name=name, sha256=digest, official=official, dim=0, notes=notes)
 
     def _images(self, frames: np.ndarray):
         import torch
@@ -338,12 +345,12 @@ class SAM2Segmenter:
 
 
 def load_segmenter(mode: str = "auto", model: str = "sam2.1_hiera_large", prompt: str = "mask", device: str = "cpu",
-                   checkpoint: str | None = None, random_init: bool = False) -> Segmenter:
+                   checkpoint: str | None = None, random_init: bool = False, image_size: int | None = None) -> Segmenter:
     """``sam2`` (official when its checkpoint is in the cache), ``tracker`` (proxy), or ``auto``."""
     if mode not in SEGMENTER_MODES:
         raise InputError(f"segmenter mode must be one of {SEGMENTER_MODES}, got {mode!r}")
     if mode == "auto":
         mode = "sam2" if (checkpoint is not None or random_init or weights.is_available(model)) else "tracker"
     if mode == "sam2":
-        return SAM2Segmenter(model, prompt, device, checkpoint, random_init)
+        return SAM2Segmenter(model, prompt, device, checkpoint, random_init, image_size)
     return ColorTracker()
