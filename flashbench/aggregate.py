@@ -7,6 +7,7 @@ same numbers to the bit, however many processes produced them.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -75,11 +76,13 @@ def summarise(outcomes: Sequence[VideoOutcome], n_expected: int, *, bootstrap: i
         "fvd_real": _stats(o.fvd_real for o in ok),
         "fvd_fake": _stats(o.fvd_fake for o in ok),
     }
-    fid = fvd = None
-    if stats["fid_real"] is not None and stats["fid_fake"] is not None and min(stats["fid_real"].n, stats["fid_fake"].n) >= 2:
-        fid = fid_from_stats(stats["fid_real"], stats["fid_fake"])
-    if stats["fvd_real"] is not None and stats["fvd_fake"] is not None and min(stats["fvd_real"].n, stats["fvd_fake"].n) >= 2:
-        fvd = fvd_from_stats(stats["fvd_real"], stats["fvd_fake"])
+    fid = _distance(fid_from_stats, stats["fid_real"], stats["fid_fake"])
+    fvd = _distance(fvd_from_stats, stats["fvd_real"], stats["fvd_fake"])
+    notes = [
+        f"{name}: {st.n} samples for {st.dim}-d features (rank-deficient covariance: the estimate is biased)"
+        for name, st in (("FID", stats["fid_fake"]), ("FVD", stats["fvd_fake"]))
+        if st is not None and st.n <= st.dim
+    ]
     ious = [o.iou_for_mean() for o in outcomes]
     mask = [m for m, _, _ in ious]
     box = [b for _, b, _ in ious]
@@ -111,7 +114,20 @@ def summarise(outcomes: Sequence[VideoOutcome], n_expected: int, *, bootstrap: i
         "mask_iou": _pct(_nanmean([o.ceiling_mask_iou for o in outcomes])),
         "box_iou": _pct(_nanmean([o.ceiling_box_iou for o in outcomes])),
     }
-    return result, {"stats": stats, "ceiling": ceiling}
+    return result, {"stats": stats, "ceiling": ceiling, "notes": notes}
+
+
+def _distance(fn, real, fake) -> float | None:
+    """A Fréchet distance, or None when either side has fewer than two samples.
+
+    The small-sample warning is reported once per group in the results (``notes``), not
+    raised from here.
+    """
+    if real is None or fake is None or min(real.n, fake.n) < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fn(real, fake)
 
 
 def aggregate(outcomes: Sequence[VideoOutcome], expected: dict[str, int], *, bootstrap: int = 1000, seed: int = 0):

@@ -472,6 +472,7 @@ def build_results(cfg: EvalConfig, p: Plan, scorers: Scorers, outcomes: Sequence
             "denoise_s_mean": float(np.mean(denoise)) if denoise else None,
             "latency_s_mean": float(np.mean(latency)) if latency else None,
         },
+        "warnings": [f"{g}: {n}" for g, ex in extras.items() for n in ex["notes"]],
         "environment": environment(cfg.device),
         "rows": "videos.csv",
     }

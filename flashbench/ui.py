@@ -64,21 +64,27 @@ class EvalUI:
         if not self.enabled:
             return
         self.console.print(results_table(results))
+        notes = results.get("warnings") or []
+        overall = [n for n in notes if n.startswith("overall:")]
+        for note in overall:
+            self.console.print(f"[yellow]warning: {note}[/]")
+        if len(notes) > len(overall):
+            self.console.print(f"[yellow]warning: {len(notes) - len(overall)} more small-sample notes for single groups in results.json[/]")
         self.console.print(f"results: {run_dir / 'results.json'}  rows: {run_dir / results['rows']}")
 
 
 def results_table(results: dict[str, Any]) -> Table:
     proxy = not results.get("official", False)
     table = Table(title=f"{results['label']} on {results['benchmark']['name']}" + (f" ({PROXY_MARK} proxy extractors)" if proxy else ""))
-    for col in ("group", "FID ↓", "FVD ↓", "mask IoU ↑", "box IoU ↑", "coverage", "ceiling M/B", "scored/expected", "failed"):
-        table.add_column(col, justify="right")
+    for col in ("group", "FID↓", "FVD↓", "M IoU↑", "B IoU↑", "cover%", "ceil M/B", "n", "fail"):
+        table.add_column(col, justify="right", no_wrap=True)
     ceiling = results.get("ceiling") or {}
     rows = [(g, results["groups"][g], (ceiling.get("groups") or {}).get(g)) for g in GROUPS if g in results["groups"]]
     rows.append(("overall", results["overall"], ceiling.get("overall")))
     for name, r, ceil in rows:
-        ceil_txt = f"{fmt(ceil.get('mask_iou'), proxy)}/{fmt(ceil.get('box_iou'), proxy)}" if ceil else "–"
+        ceil_txt = f"{fmt(ceil.get('mask_iou'), digits=1)}/{fmt(ceil.get('box_iou'), digits=1)}" if ceil else "–"
         table.add_row(
             name, fmt(r["fid"], proxy), fmt(r["fvd"], proxy), fmt(r["mask_iou"], proxy), fmt(r["box_iou"], proxy),
-            fmt(r["coverage"], proxy), ceil_txt, f"{r['n_scored']}/{r['n_expected']}", str(r["n_failed"]),
+            fmt(r["coverage"], digits=1), ceil_txt, f"{r['n_scored']}/{r['n_expected']}", str(r["n_failed"]),
         )
     return table

@@ -21,7 +21,7 @@ import torch
 from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
 from torch import nn
 
-from flashbench.errors import InputError
+from flashbench.errors import InputError, MissingWeightsError
 from flashbench.utils.atomic import sha256_json
 
 from . import loading
@@ -118,7 +118,14 @@ def real_components(cfg: ModelConfig, adapter_kind: str, generator: str, adapter
     adapter_name = fm_weights.adapter_weight_name(adapter_kind, adapter_stage)
     if adapter_dir is None:
         names.append(adapter_name)
-    paths = {n: fm_weights.require(n) for n in names}  # MissingWeightsError names the fix
+    paths, missing = {}, []
+    for n in names:  # collect every missing entry, each message naming its fix
+        try:
+            paths[n] = fm_weights.require(n)
+        except MissingWeightsError as exc:
+            missing.append(str(exc))
+    if missing:
+        raise MissingWeightsError(" | ".join(missing))
     transformer, vae, text, tokenizer = load_wan(cfg, paths[fm_weights.WAN])
     if generator == "fast":
         loading.load_fewstep_generator(transformer, paths[fm_weights.FAST_GENERATOR])

@@ -219,7 +219,6 @@ def _default_components(alias: str, kind: str, speed: str, stage: str, config: s
     """Reference checkpoint if present, else real weights, else one error naming both fixes."""
     from flashbench.paths import checkpoints_dir
 
-    from . import weights as fm_weights
     from .assemble import checkpoint_components, real_components
 
     ref = checkpoints_dir() / alias

@@ -83,6 +83,9 @@ def test_errors():
         load_generator("flashmotion-resnet")
     msg = str(err.value)
     assert "checkpoints" in msg and "flashmotion-resnet" in msg and "init=random" in msg and "flashbench train" in msg
+    # every missing real weight is named with its fix
+    for name in ("wan2.2-ti2v-5b", "flashmotion-fastgenerator", "flashmotion-resnet-fastadapter"):
+        assert f"flashbench weights import {name} PATH" in msg
     with pytest.raises(InputError, match="unknown option"):
         load_generator("flashmotion-resnet", init="random", colour="red")
     with pytest.raises(InputError, match="dtype"):

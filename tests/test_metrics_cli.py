@@ -76,6 +76,7 @@ def test_metrics_fid_images_proxy(folders):
     out = json.loads(res.stdout)
     assert out["official"] is False and out["extractor"]["name"] == "inception-v3-proxy" and len(out["extractor"]["sha256"]) == 64
     assert out["real"]["samples"] == 3 and out["real"]["kind"] == "images"
+    assert any("rank-deficient" in w for w in out["warnings"])
     ext = load_inception("proxy")
     with pytest.warns(RuntimeWarning):
         expected = fid_from_stats(FeatureStats.from_features(fid_features(ext, np.stack([v[1] for v in vids["real"]]))),

@@ -42,6 +42,8 @@ def _report(score, json_out: bool) -> None:
         typer.echo(f"{score.metric.upper()} {score.value:.4f}{PROXY_MARK} (proxy: {ext['name']}; not comparable to published numbers)")
     typer.echo(f"  real: {score.real['samples']} samples from {score.real['files']} {score.real['kind']}; "
                f"fake: {score.fake['samples']} samples from {score.fake['files']} {score.fake['kind']}", err=True)
+    for note in score.warnings:
+        typer.echo(f"  warning: {note}", err=True)
 
 
 def register(app: typer.Typer) -> None:

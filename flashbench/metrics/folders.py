@@ -8,6 +8,7 @@ batch of images at a time, so folders of any size fit in memory.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -31,10 +32,12 @@ class FolderScore:
     real: dict[str, Any]
     fake: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "value": self.value, "official": bool(self.extractor.get("official")),
-                "extractor": self.extractor, "real": self.real, "fake": self.fake, "settings": self.settings}
+                "extractor": self.extractor, "real": self.real, "fake": self.fake, "settings": self.settings,
+                "warnings": self.warnings}
 
 
 def list_media(folder: Path) -> tuple[str, list[Path]]:
@@ -118,5 +121,8 @@ def score_folders(metric: str, real: Path, fake: Path, extractor: Any, *, progre
     for info, st in ((rinfo, rs), (finfo, fs)):
         if st.n < 2:
             raise InputError(f"{info['folder']}: {st.n} {metric.upper()} samples; need at least 2")
-    value = fid_from_stats(rs, fs) if metric == "fid" else fvd_from_stats(rs, fs)
-    return FolderScore(metric, float(value), extractor.info.to_dict(), rinfo, finfo, dict(settings))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        value = fid_from_stats(rs, fs) if metric == "fid" else fvd_from_stats(rs, fs)
+    notes = [str(w.message) for w in caught]
+    return FolderScore(metric, float(value), extractor.info.to_dict(), rinfo, finfo, dict(settings), notes)
