@@ -209,3 +209,13 @@ def test_cli_errors_name_the_input(tmp_path):
                           env=_env(), capture_output=True, text=True)
     assert proc.returncode == 2
     assert "not a benchmark directory" in proc.stderr or "unknown generator" in proc.stderr
+
+
+def test_flashmotion_tiny_random_model_through_eval(tiny_bench, tmp_path):
+    """The registered FlashMotion generator (tiny config, random weights) runs the whole pipeline."""
+    res = evaluate("flashmotion-controlnet", tiny_bench, tmp_path / "fm", groups=("1", "2"),
+                   model_args={"init": "random", "config": "tiny"})
+    assert res["generator"]["nfe"] == 4 and res["generator"]["model_args"] == {"config": "tiny", "init": "random"}
+    assert res["overall"]["n_scored"] == 2 and res["overall"]["n_failed"] == 0
+    assert res["timings"]["denoise_s_mean"] > 0
+    assert 0 <= res["overall"]["mask_iou"] <= 100 and res["overall"]["fvd"] > 0

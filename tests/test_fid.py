@@ -98,6 +98,24 @@ def test_parity_with_torchmetrics(image_sets):
     assert float(m.compute()) == pytest.approx(ref, rel=1e-4)
 
 
+def test_metric_states_reduce_by_sum(image_sets):
+    """Two workers' states merged by summation (what DDP sync does) equal one worker's."""
+    ext = TinyExtractor()
+    real, fake = image_sets
+    one = FID(ext)
+    one.update(real, real=True)
+    one.update(fake, real=False)
+    a, b = FID(ext), FID(ext)
+    a.update(real[:15], real=True)
+    b.update(real[15:], real=True)
+    a.update(fake[:30], real=False)
+    b.update(fake[30:], real=False)
+    for name, reduce in a._reductions.items():
+        assert reduce is not None and getattr(a, name).dtype == torch.float64, name
+    a.merge_state(b)
+    assert float(a.compute()) == pytest.approx(float(one.compute()), rel=1e-9)
+
+
 def test_clean_resize_is_cleanfid_clean_mode():
     from cleanfid.resize import build_resizer
 

@@ -66,9 +66,11 @@ def test_missing_weight_names_file_and_fix(home):
         weights.get_spec("nope")
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 def test_torchscript_loads_through_cache_with_pinned_hash(home, tmp_path):
     from flashbench.metrics import load_inception
 
+    assert not load_inception("auto").info.official  # nothing cached yet: auto falls back to the proxy
     src = tmp_path / "inception-2015-12-05.pt"
     torch.jit.script(_OfficialSignatureInception()).save(str(src))
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
@@ -94,6 +96,7 @@ def test_torchscript_loads_through_cache_with_pinned_hash(home, tmp_path):
         load_inception("official")
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 def test_i3d_official_signature(home, tmp_path):
     from flashbench.metrics import load_i3d
 

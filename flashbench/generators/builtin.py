@@ -45,7 +45,11 @@ class GroundTruthGenerator:
         from ..data.benchmark import Benchmark
 
         self._bench = Benchmark.open(benchmark)
-        self.info = GeneratorInfo(
+        self.info = self.describe()
+
+    @staticmethod
+    def describe() -> GeneratorInfo:
+        return GeneratorInfo(
             name="ground-truth", version=__version__, parameters=0, native_size=None, max_frames=None,
             trajectory_types=ALL_TRAJECTORIES, nfe=0, notes="the real videos: an upper bound",
         )
@@ -64,7 +68,11 @@ class StaticGenerator:
     """Repeats the first frame: what a model that ignores the trajectory and never moves scores."""
 
     def __init__(self) -> None:
-        self.info = GeneratorInfo(
+        self.info = self.describe()
+
+    @staticmethod
+    def describe() -> GeneratorInfo:
+        return GeneratorInfo(
             name="static", version=__version__, parameters=0, native_size=None, max_frames=None,
             trajectory_types=ALL_TRAJECTORIES, nfe=0, notes="first frame repeated: the no-motion floor",
         )
@@ -101,7 +109,11 @@ class CopyPasteGenerator:
     """
 
     def __init__(self) -> None:
-        self.info = GeneratorInfo(
+        self.info = self.describe()
+
+    @staticmethod
+    def describe() -> GeneratorInfo:
+        return GeneratorInfo(
             name="copy-paste", version=__version__, parameters=0, native_size=None, max_frames=None,
             trajectory_types=ALL_TRAJECTORIES, nfe=0, notes="frame-0 cut-outs moved along the boxes",
         )

@@ -247,19 +247,24 @@ def _keep_connected(m: np.ndarray, prior: np.ndarray | None, min_keep: float) ->
 
 @contextlib.contextmanager
 def _frames_from_memory(images: Any, height: int, width: int):
-    """Make SAM2's ``init_state`` take pre-normalised in-memory frames instead of reading files."""
+    """Make SAM2's ``init_state`` take pre-normalised in-memory frames instead of reading files,
+    and keep its per-video tqdm bar quiet (the caller shows progress)."""
     import sam2.sam2_video_predictor as svp
 
-    original = svp.load_video_frames
+    original = svp.load_video_frames, getattr(svp, "tqdm", None)
 
     def load(video_path: Any, image_size: int, offload_video_to_cpu: bool, **_: Any):
         return images, height, width
 
     svp.load_video_frames = load
+    if original[1] is not None:
+        svp.tqdm = lambda iterable, *args, **kwargs: iterable
     try:
         yield
     finally:
-        svp.load_video_frames = original
+        svp.load_video_frames = original[0]
+        if original[1] is not None:
+            svp.tqdm = original[1]
 
 
 class SAM2Segmenter:
@@ -290,7 +295,7 @@ class SAM2Segmenter:
         self.device = device
         official = official and not image_size
         name = model + ("(random-init)" if random_init else "") + (f"@{int(image_size)}" if image_size else "")
-        notes = f"{prompt} prompt on frame 0, propagate, logits > 0; frames in memory (PIL bicubic to {self.predictor.image_size})"
+        notes = f"{prompt} prompt on frame 0, propagate, logits > 0; float32; frames in memory (PIL bicubic to {self.predictor.image_size})"
         try:
             from sam2 import _C  # noqa: F401
         except ImportError:
@@ -322,7 +327,6 @@ class SAM2Segmenter:
             raise ValueError("box prompt requested but no boxes given")
         with torch.inference_mode(), _frames_from_memory(self._images(frames), h, w):
             state = self.predictor.init_state(video_path="<memory>")
-        with torch.inference_mode():
             prompted = []
             for i in range(k):
                 if use_mask:
