@@ -53,6 +53,26 @@ class WeightSpec:
 
 _REGISTRY: dict[str, WeightSpec] = {}
 
+# Packages that own weight entries register them through a callable: the project's model
+# package here, third-party packages through the `flashbench.weights` entry-point group.
+PROVIDER_ENTRY_POINT_GROUP = "flashbench.weights"
+_BUILTIN_PROVIDERS = ("flashmotion.weights:register_all",)
+_providers_loaded = False
+
+
+def _load_providers() -> None:
+    global _providers_loaded
+    if _providers_loaded:
+        return
+    _providers_loaded = True
+    import importlib
+    from importlib import metadata
+
+    targets = list(_BUILTIN_PROVIDERS) + [ep.value for ep in metadata.entry_points(group=PROVIDER_ENTRY_POINT_GROUP)]
+    for target in targets:
+        module, _, attr = target.partition(":")
+        getattr(importlib.import_module(module), attr)()
+
 
 def register(spec: WeightSpec, *, replace: bool = False) -> WeightSpec:
     """Add ``spec`` to the registry. Re-registering an identical spec is a no-op."""
@@ -72,6 +92,7 @@ def unregister(name: str) -> None:
 
 
 def get_spec(name: str) -> WeightSpec:
+    _load_providers()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -80,6 +101,7 @@ def get_spec(name: str) -> WeightSpec:
 
 
 def all_specs() -> list[WeightSpec]:
+    _load_providers()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 

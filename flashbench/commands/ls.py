@@ -83,10 +83,11 @@ def _weights_table():
 
     from .. import weights
 
-    table = Table(title=f"weights (cache: {weights.cache_root() if hasattr(weights, 'cache_root') else ''})")
+    table = Table(title=f"weights (cache: {weights.cache_root()}; `flashbench weights ls` for details)")
     for col in ("name", "file", "in cache", "sha256"):
         table.add_column(col)
     for spec in weights.all_specs():
-        present = weights.is_available(spec.name)
-        table.add_row(spec.name, spec.filename, "yes" if present else "no", (spec.sha256 or "pinned at import")[:16])
+        st = weights.status(spec.name)
+        digest = f"{st['sha256'][:16]}… ({st['hash_source']})" if st["sha256"] else "pinned at first import"
+        table.add_row(spec.name, spec.filename, "yes" if st["present"] else "no", digest)
     return table
