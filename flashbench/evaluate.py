@@ -133,6 +133,9 @@ def prepare_run_dir(p: Plan, seed: int) -> None:
     """Create the run directory, or check that an existing one belongs to this evaluation."""
     header = _run_header(p, seed)
     path = p.run_dir / "run.json"
+    # temporaries of a killed run: never listed anywhere, safe to drop before work starts
+    for stale in p.run_dir.glob("*/.*.tmp*"):
+        stale.unlink(missing_ok=True)
     if path.is_file():
         old = json.loads(path.read_text())
         if sha256_json(old) != sha256_json(header):

@@ -219,3 +219,54 @@ def test_flashmotion_tiny_random_model_through_eval(tiny_bench, tmp_path):
     assert res["overall"]["n_scored"] == 2 and res["overall"]["n_failed"] == 0
     assert res["timings"]["denoise_s_mean"] > 0
     assert 0 <= res["overall"]["mask_iou"] <= 100 and res["overall"]["fvd"] > 0
+
+
+def test_killed_eval_resumes_without_regenerating(tiny_bench, tmp_path):
+    """SIGKILL in the middle of generation, then rerun: finished videos are kept, the rest are made."""
+    import signal
+    import time
+
+    site = tmp_path / "site"
+    site.mkdir()
+    log = tmp_path / "calls.log"
+    (site / "slowgen_pkg.py").write_text(
+        "import os, time\n"
+        "import numpy as np\n"
+        "from flashbench.generators import GeneratorInfo\n"
+        "class Slow:\n"
+        "    info = GeneratorInfo(name='slow', version='0.1', parameters=0, native_size=None, max_frames=None,\n"
+        "                         trajectory_types=('box',), nfe=0)\n"
+        "    def generate(self, requests):\n"
+        "        out = []\n"
+        "        for r in requests:\n"
+        "            with open(os.environ['SLOWGEN_LOG'], 'a') as f:\n"
+        "                f.write(r.video_id + '\\n')\n"
+        "            time.sleep(float(os.environ.get('SLOWGEN_SLEEP', '0')))\n"
+        "            out.append(np.repeat(r.first_frame[None], r.num_frames, axis=0))\n"
+        "        return out\n"
+        "def make():\n"
+        "    return Slow()\n"
+    )
+    env = _env()
+    env.update(PYTHONPATH=str(site) + os.pathsep + env.get("PYTHONPATH", ""), SLOWGEN_LOG=str(log), SLOWGEN_SLEEP="2")
+    cmd = [sys.executable, "-m", "flashbench", "eval", "--model", "slowgen_pkg:make", "--bench", str(tiny_bench),
+           "--run-dir", str(tmp_path / "run"), "--extractor", "proxy", "--no-progress", "--fid-stride", "4"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = tmp_path / "run" / "records"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(records.glob("*.json"))) < 2:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {p.stem for p in records.glob("*.json")}
+    assert 2 <= len(finished) < 6
+    first_calls = log.read_text().split()
+    env["SLOWGEN_SLEEP"] = "0"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    second_calls = log.read_text().split()[len(first_calls):]
+    assert not set(second_calls) & finished, "finished videos must not be regenerated"
+    assert set(second_calls) | finished == {p.stem for p in (tmp_path / "run" / "videos").glob("*.mkv")}
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert res["overall"]["n_scored"] == 6 and res["overall"]["n_failed"] == 0
+    assert not list((tmp_path / "run").rglob(".*.tmp*")), "stale temporary files are cleaned up on resume"
