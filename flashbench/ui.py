@@ -64,6 +64,9 @@ class EvalUI:
         if not self.enabled:
             return
         self.console.print(results_table(results))
+        line = ceiling_line(results)
+        if line:
+            self.console.print(line)
         notes = results.get("warnings") or []
         overall = [n for n in notes if n.startswith("overall:")]
         for note in overall:
@@ -76,15 +79,22 @@ class EvalUI:
 def results_table(results: dict[str, Any]) -> Table:
     proxy = not results.get("official", False)
     table = Table(title=f"{results['label']} on {results['benchmark']['name']}" + (f" ({PROXY_MARK} proxy extractors)" if proxy else ""))
-    for col in ("group", "FID↓", "FVD↓", "M IoU↑", "B IoU↑", "cover%", "ceil M/B", "n", "fail"):
+    for col in ("group", "FID↓", "FVD↓", "M IoU↑", "B IoU↑", "cover%", "scored"):
         table.add_column(col, justify="right", no_wrap=True)
-    ceiling = results.get("ceiling") or {}
-    rows = [(g, results["groups"][g], (ceiling.get("groups") or {}).get(g)) for g in GROUPS if g in results["groups"]]
-    rows.append(("overall", results["overall"], ceiling.get("overall")))
-    for name, r, ceil in rows:
-        ceil_txt = f"{fmt(ceil.get('mask_iou'), digits=1)}/{fmt(ceil.get('box_iou'), digits=1)}" if ceil else "–"
+    rows = [(g, results["groups"][g]) for g in GROUPS if g in results["groups"]]
+    rows.append(("overall", results["overall"]))
+    for name, r in rows:
+        scored = f"{r['n_scored']}/{r['n_expected']}" + (f" ({r['n_failed']} failed)" if r["n_failed"] else "")
         table.add_row(
             name, fmt(r["fid"], proxy), fmt(r["fvd"], proxy), fmt(r["mask_iou"], proxy), fmt(r["box_iou"], proxy),
-            fmt(r["coverage"], digits=1), ceil_txt, f"{r['n_scored']}/{r['n_expected']}", str(r["n_failed"]),
+            fmt(r["coverage"], digits=1), scored,
         )
     return table
+
+
+def ceiling_line(results: dict[str, Any]) -> str | None:
+    ceil = (results.get("ceiling") or {}).get("overall")
+    if not ceil or ceil.get("mask_iou") is None:
+        return None
+    return (f"segmenter ceiling (the same pipeline on ground truth): mask IoU {fmt(ceil['mask_iou'])}, "
+            f"box IoU {fmt(ceil.get('box_iou'))}")
