@@ -503,7 +503,7 @@ def run(cfg: EvalConfig, ctx: DistContext | None = None, console: Any = None) ->
     from .ui import EvalUI
 
     ctx = ctx or DistContext()
-    ui = EvalUI(enabled=cfg.progress and ctx.is_main, console=console)
+    ui = EvalUI(enabled=ctx.is_main, progress=cfg.progress, console=console)
     t0 = time.perf_counter()
     if ctx.is_main:
         bench_root, embedded_, protocol = resolve_benchmark(cfg, cfg.progress)

@@ -22,8 +22,9 @@ def fmt(value: float | None, proxy: bool = False, digits: int = 2) -> str:
 
 
 class EvalUI:
-    def __init__(self, enabled: bool = True, console: Console | None = None):
-        self.enabled = enabled
+    def __init__(self, enabled: bool = True, progress: bool = True, console: Console | None = None):
+        self.enabled = enabled  # False on ranks other than 0: they print nothing
+        self.progress = enabled and progress
         self.console = console or Console(stderr=False)
 
     def header(self, cfg: Any, plan: Any, scorers: Any) -> None:
@@ -52,7 +53,7 @@ class EvalUI:
 
     @contextmanager
     def task(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
-        if not self.enabled:
+        if not self.progress:
             yield lambda n: None
             return
         columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
