@@ -94,6 +94,8 @@ def plan(cfg: EvalConfig, gen: Generator, bench_root: Path, embedded: bool, prot
     bench = Benchmark.open(bench_root)
     info = gen.info
     trajectory = cfg.trajectory or protocol.trajectory
+    if trajectory not in traj_ops.TRAJECTORY_TYPES:
+        raise InputError(f"--trajectory {trajectory!r}: choose one of {', '.join(traj_ops.TRAJECTORY_TYPES)}")
     protocol = protocol.with_(trajectory=trajectory)
     if trajectory not in info.trajectory_types:
         raise InputError(f"generator {info.name!r} does not take {trajectory!r} trajectories (it takes {list(info.trajectory_types)}); pass --trajectory")

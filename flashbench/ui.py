@@ -41,6 +41,8 @@ class EvalUI:
             c.print(f"[bold]Benchmark:[/] {plan.bench.name} ({len(plan.items)} videos, {plan.eval_frames} frames) at {plan.bench.root}")
         ref = " [yellow](tiny reference checkpoint, not the paper's weights)[/]" if info.get("reference") else ""
         c.print(f"[bold]Generator:[/] {info['name']} (NFE {info['nfe']}, {plan.gen_frames} frames requested){ref}")
+        if info.get("notes"):
+            c.print(f"           {info['notes']}", highlight=False)
         for role, ext in (("FID", scorers.fid), ("FVD", scorers.fvd), ("IoU", scorers.segmenter)):
             tag = "[green]official[/]" if ext.info.official else f"[yellow]proxy {PROXY_MARK}[/]"
             c.print(f"[bold]{role} extractor:[/] {ext.info.name} {tag}")

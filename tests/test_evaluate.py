@@ -270,3 +270,29 @@ def test_killed_eval_resumes_without_regenerating(tiny_bench, tmp_path):
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["overall"]["n_scored"] == 6 and res["overall"]["n_failed"] == 0
     assert not list((tmp_path / "run").rglob(".*.tmp*")), "stale temporary files are cleaned up on resume"
+
+
+def test_video_folder_with_fewer_frames_is_compared_to_resampled_ground_truth(tiny_bench, tmp_path):
+    """Outputs of N < num_frames frames meet ground truth at round(linspace(0, T-1, N)) (PROTOCOL 3)."""
+    from flashbench.data.benchmark import Benchmark
+    from flashbench.data.video import uniform_indices, write_video
+
+    bench = Benchmark.open(tiny_bench)
+    folder = tmp_path / "outputs"
+    chosen = bench.select(("1", "2"))
+    for info in chosen:
+        sample = bench.sample(info.video_id)
+        write_video(folder / f"{info.video_id}.mkv",
+                    sample.frames(uniform_indices(info.num_frames, 5)))
+    res = evaluate("video-folder", tiny_bench, tmp_path / "vf", groups=("1", "2", "3"),
+                   model_args={"path": str(folder), "name": "outside-method"})
+    assert res["generator"]["max_frames"] == 5 and res["generator"]["frames_generated"] == 5
+    assert "1 of 6 benchmark videos missing" not in res["generator"]["notes"]
+    assert "4 of 6 benchmark videos missing" in res["generator"]["notes"]
+    # the two present videos are exactly the resampled ground truth: perfect scores
+    for g in ("1", "2"):
+        assert res["groups"][g]["mask_iou"] == pytest.approx(res["ceiling"]["groups"][g]["mask_iou"], abs=1e-9)
+        assert res["groups"][g]["n_failed"] == 0
+    assert abs(res["overall"]["fvd"] if res["overall"]["fvd"] is not None else 0.0) < 1e-6
+    # the missing one is a recorded failure, not a silent drop
+    assert res["groups"]["3"]["n_failed"] == 1 and res["groups"]["3"]["mask_iou"] == 0.0

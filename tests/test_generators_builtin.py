@@ -95,3 +95,7 @@ def test_registry_errors_are_clear():
         load_generator("no_such_module_xyz:factory")
     with pytest.raises(InputError, match="needs the folder"):
         load_generator("video-folder")
+    with pytest.raises(InputError, match=r"has no option\(s\) \['foo'\]"):
+        load_generator("static", foo="1")
+    # a model option may be called `name` (the alias is positional-only)
+    assert load_generator("copy-paste").info.name == "copy-paste"

@@ -199,25 +199,32 @@ class VideoFolderGenerator:
         self.files = {p.stem: p for p in sorted(self.root.iterdir()) if p.suffix.lower() in video_io.VIDEO_EXTS}
         if not self.files:
             raise InputError(f"{self.root}: no videos ({', '.join(video_io.VIDEO_EXTS)}) in the folder")
+        completeness = ""
         if benchmark is not None:
-            self._check_names(benchmark)
+            completeness = self._check_names(benchmark)
         if frames is None:
             first = next(iter(self.files.values()))
             frames = video_io.probe(first).num_frames
         label = name or f"video-folder:{self.root.name}"
         self.info = GeneratorInfo(
             name=label, version=__version__, parameters=0, native_size=None, max_frames=int(frames),
-            trajectory_types=ALL_TRAJECTORIES, nfe=0, notes=f"pre-generated videos from {self.root}",
+            trajectory_types=ALL_TRAJECTORIES, nfe=0, notes=f"pre-generated videos from {self.root}{completeness}",
         )
 
-    def _check_names(self, benchmark: str) -> None:
+    def _check_names(self, benchmark: str) -> str:
+        """Refuse files named after no benchmark video; say how many benchmark videos are missing."""
         from ..data.benchmark import Benchmark
 
-        ids = {i.video_id for i in Benchmark.open(benchmark).items}
-        unknown = sorted(set(self.files) - ids)
+        ids = [i.video_id for i in Benchmark.open(benchmark).items]
+        unknown = sorted(set(self.files) - set(ids))
         if unknown:
             preview = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             raise InputError(f"{self.root}: {len(unknown)} video(s) named after no benchmark id: {preview}; name files <video_id>.mp4")
+        missing = [v for v in ids if v not in self.files]
+        if not missing:
+            return ""
+        preview = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+        return f"; {len(missing)} of {len(ids)} benchmark videos missing (scored as failures): {preview}"
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
         out = []

@@ -67,7 +67,7 @@ def resolve(target: str) -> Callable[..., Generator]:
         raise InputError(f"module {module_name!r} has no attribute {attr!r}") from None
 
 
-def load_generator(name: str, *, benchmark: str | None = None, **options: Any) -> Generator:
+def load_generator(name: str, /, *, benchmark: str | None = None, **options: Any) -> Generator:
     """Instantiate the generator registered as ``name`` (or given as ``module:attr``)."""
     entries = available()
     if name in entries:
@@ -79,6 +79,11 @@ def load_generator(name: str, *, benchmark: str | None = None, **options: Any) -
         raise InputError(f"unknown generator {name!r}; known: {known} (or pass 'package.module:factory')")
     factory = resolve(target)
     params = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            takes = ", ".join(p for p in params if p != "benchmark") or "none"
+            raise InputError(f"generator {name!r} has no option(s) {unknown} (--model-arg); its options: {takes}")
     if "benchmark" in params:
         options["benchmark"] = benchmark
     generator = factory(**options)
