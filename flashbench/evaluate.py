@@ -12,7 +12,7 @@ Run directory layout::
     scores/<id>.json         per-video IoU rows and metric cache key
     features/<id>.npz        per-video FID/FVD features (float32, as the networks output)
     stats/*.npz              per-group feature statistics (float64 sums)
-    results.json, videos.csv
+    results.json, videos.csv, plots/*.png
 """
 
 from __future__ import annotations
@@ -531,5 +531,9 @@ def run(cfg: EvalConfig, ctx: DistContext | None = None, console: Any = None) ->
     results = build_results(cfg, p, scorers, outcomes, time.perf_counter() - t0)
     write_rows(p, outcomes)
     atomic_write_json(p.run_dir / "results.json", results)
+    if len(results["groups"]) > 1:
+        from .report.plots import plot_by_object_count
+
+        plot_by_object_count([results], p.run_dir / "plots", formats=("png",))
     ui.summary(results, p.run_dir)
     return results

@@ -76,7 +76,10 @@ class EvalUI:
             self.console.print(f"[yellow]warning: {note}[/]")
         if len(notes) > len(overall):
             self.console.print(f"[yellow]warning: {len(notes) - len(overall)} more small-sample notes for single groups in results.json[/]")
-        self.console.print(f"results: {run_dir / 'results.json'}  rows: {run_dir / results['rows']}")
+        self.console.print(f"results: {run_dir / 'results.json'}")
+        self.console.print(f"rows:    {run_dir / results['rows']}")
+        if (run_dir / "plots").is_dir():
+            self.console.print(f"plots:   {run_dir / 'plots'}")
 
 
 def results_table(results: dict[str, Any]) -> Table:
