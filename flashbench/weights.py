@@ -44,6 +44,9 @@ class WeightSpec:
     sha256: str | None  # published hash; None: pinned at first import/download
     description: str
     kind: Literal["file", "dir"] = "file"
+    # "torch": a torch.save / TorchScript file, i.e. a zip archive; checked before it is pinned,
+    # so a truncated or wrong file never enters the cache as "verified"
+    file_format: Literal["torch"] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -254,6 +257,21 @@ def verified_sha256(name: str) -> str:
 # ----------------------------------------------------------------------------- import / download
 
 
+def check_format(spec: WeightSpec, path: Path, source: str) -> None:
+    """Refuse a file that cannot be what ``spec`` names (a truncated download, an HTML error page...)."""
+    if spec.file_format == "torch":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                zf.namelist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise WeightsIntegrityError(
+                f"{source}: not a readable PyTorch/TorchScript file ({exc}); {spec.filename} is a zip archive - the copy is "
+                f"truncated or corrupt: fetch it again, then {_fix_commands(spec)}"
+            ) from None
+
+
 def _check_and_pin(spec: WeightSpec, digest: str, source: str, force: bool) -> None:
     expected, origin = expected_sha256(spec.name)
     if expected is not None and digest != expected:
@@ -276,6 +294,7 @@ def import_file(name: str, path: str | os.PathLike, *, force: bool = False) -> P
         raise InputError(f"{src}: not a folder; {name} is a folder of files ({spec.filename})")
     if spec.kind == "file" and spec.size is not None and src.stat().st_size != spec.size:
         raise WeightsIntegrityError(f"{src}: {src.stat().st_size} bytes, {spec.filename} has {spec.size}")
+    check_format(spec, src, str(src))
     digest = _hash_path(src, spec.kind)
     _check_and_pin(spec, digest, str(src), force)
     dest = cache_path(name)
@@ -361,6 +380,7 @@ def download(name: str, progress: bool = True, *, timeout: float = 60.0) -> Path
             continue
         digest = sha256_file(part)
         try:
+            check_format(spec, part, url)
             _check_and_pin(spec, digest, url, force=False)
         except WeightsIntegrityError:
             part.unlink(missing_ok=True)  # a complete file with the wrong hash cannot be resumed
@@ -401,6 +421,7 @@ register(WeightSpec(
     size=None,
     sha256=None,  # no hash published by the distributor: pinned at first import/download
     description="InceptionV3 pool3 (TF 2015-12-05 weights, TorchScript, as clean-fid): FID features",
+    file_format="torch",
 ))
 register(WeightSpec(
     name="i3d_torchscript",
@@ -409,6 +430,7 @@ register(WeightSpec(
     size=None,
     sha256=None,
     description="I3D Kinetics-400 (TorchScript port used by StyleGAN-V): FVD features",
+    file_format="torch",
 ))
 for _size in ("tiny", "small", "base_plus", "large"):
     register(WeightSpec(
@@ -418,4 +440,5 @@ for _size in ("tiny", "small", "base_plus", "large"):
         size=None,
         sha256=None,
         description=f"SAM2.1 Hiera-{_size} video predictor checkpoint (Meta): IoU segmenter",
+        file_format="torch",
     ))

@@ -12,6 +12,8 @@ from typing import Any
 
 from flashbench.errors import InputError
 
+from .schedules import FEW_STEP_SHIFT, FEW_STEP_TIMESTEPS, FewStepSchedule
+
 # Per-channel statistics of the Wan2.2 VAE latent space (48 channels); latents are
 # normalised as (z - mean) / std before the transformer sees them.
 WAN22_LATENTS_MEAN = (
@@ -134,11 +136,15 @@ class SamplingConfig:
     slow_shift: float = 5.0
     guidance_scale: float = 5.0
     negative_prompt: str = WAN_NEGATIVE_PROMPT
-    fast_timesteps: tuple[int, ...] = (1000, 750, 500, 250)
-    fast_shift: float = 5.0
+    fast_timesteps: tuple[float, ...] = FEW_STEP_TIMESTEPS
+    fast_shift: float = FEW_STEP_SHIFT
     native_size: tuple[int, int] = (704, 1280)
     max_frames: int = 121
     fps: float = 24.0
+
+    def few_step_schedule(self) -> FewStepSchedule:
+        """The few-step schedule of this config (the one object training and inference use)."""
+        return FewStepSchedule(self.fast_timesteps, self.fast_shift)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ back to the request size (bicubic, antialias).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -205,7 +206,7 @@ def _sampler(speed: str, cfg: ModelConfig, steps, timesteps, shift, guidance_sca
             n = _num("steps", steps, int)
             schedule = FewStepSchedule(tuple(float(t) for t in np.linspace(1000, 0, n + 1)[:-1]), fshift)
         else:
-            schedule = FewStepSchedule(s.fast_timesteps, fshift)
+            schedule = replace(s.few_step_schedule(), shift=fshift)
         return SamplerSpec(kind="fewstep", schedule=schedule)
     return SamplerSpec(
         kind="multistep", steps=_num("steps", steps, int) if steps is not None else s.slow_steps,

@@ -3,7 +3,8 @@
 :class:`FlashMotionPipeline` owns the components (model = backbone + adapter, VAE codec,
 text encoder) and one :class:`SamplerSpec`; :meth:`FlashMotionPipeline.generate_video` works at
 the pixel size it is given (multiples of 32, frame count 1 mod 4) and returns uint8 frames and
-the denoising time. Request-level concerns (sizes, frame counts) live in
+the denoising-loop time (the per-video stages around the loop are timed apart, in
+``last_timings``). Request-level concerns (sizes, frame counts) live in
 :mod:`flashmotion.generators`.
 """
 
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from .model import FlashMotionModel
-from .samplers import Conditions, sample_fewstep, sample_multistep
+from .samplers import Conditions, denoise_fewstep, denoise_multistep, prepare
 from .schedules import DEFAULT_FEW_STEP, FewStepSchedule
 from .text import TextEncoder
 from .vae import VideoCodec, latent_frames
@@ -77,6 +78,7 @@ class FlashMotionPipeline:
         self.model = model.eval().requires_grad_(False)
         self.codec, self.text, self.sampler = codec, text, sampler
         self.device, self.dtype, self.offload = torch.device(device), dtype, offload
+        self.last_timings: dict[str, float] = {}  # seconds per stage of the last video
         home = torch.device("cpu") if offload else self.device
         for m in (self.model, self.codec.vae, self.text.model):
             m.to(home)
@@ -94,22 +96,29 @@ class FlashMotionPipeline:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
 
-    def generate_video(self, first_frame: np.ndarray, maps: np.ndarray | None, prompt: str, seed: int) -> tuple[np.ndarray, float]:
+    def generate_video(self, first_frame: np.ndarray, maps: np.ndarray, prompt: str, seed: int) -> tuple[np.ndarray, float]:
         """uint8 first frame (H, W, 3) and maps (T, H, W, 3) -> uint8 video (T, H, W, 3), seconds.
 
-        ``T`` must be 1 mod 4 and ``H, W`` multiples of 32. ``maps=None`` runs without the adapter.
+        ``T`` must be 1 mod 4 and ``H, W`` multiples of 32 (the maps give the frame count, so
+        they are required; ``strength=0`` turns the adapter off). The seconds are the denoising
+        loop alone (network calls and scheduler updates); the per-video work around it is in
+        :attr:`last_timings` (``text``, ``vae_encode``, ``prepare`` = adapter features and noise
+        draws, ``denoise``, ``vae_decode``).
         """
-        t_count = maps.shape[0] if maps is not None else None
-        if t_count is None or (t_count - 1) % 4:
-            raise ValueError(f"the maps need a frame count of 1 mod 4, got {t_count}")
+        if maps is None or maps.ndim != 4 or (maps.shape[0] - 1) % 4:
+            got = None if maps is None else maps.shape
+            raise ValueError(f"the trajectory maps must be (T, H, W, 3) with T = 1 mod 4, got {got}")
+        t_count = maps.shape[0]
         h, w = first_frame.shape[:2]
         if h % 32 or w % 32 or maps.shape[1:3] != (h, w):
             raise ValueError(f"first frame {first_frame.shape} and maps {maps.shape} must share a size that is a multiple of 32")
 
-        with self._on_device(self.codec.vae):
+        timings: dict[str, float] = {}
+        clock = _Clock(self.device, timings)
+        with self._on_device(self.codec.vae), clock("vae_encode"):
             first_latent = self.codec.encode(first_frame[None])
             traj_latent = self.codec.encode(maps) if self.model.adapter is not None else None
-        with self._on_device(self.text.model):
+        with self._on_device(self.text.model), clock("text"):
             prompts = [prompt] + ([self.sampler.negative_prompt] if self.sampler.cfg_branches == 2 else [])
             emb = self.text.encode(prompts)
         cond = Conditions(
@@ -120,16 +129,35 @@ class FlashMotionPipeline:
         )
         shape = (1, first_latent.shape[1], latent_frames(t_count), first_latent.shape[3], first_latent.shape[4])
         generator = torch.Generator("cpu").manual_seed(int(seed))
+        fewstep = self.sampler.kind == "fewstep"
         with self._on_device(self.model):
-            _sync(self.device)
-            start = time.perf_counter()
-            if self.sampler.kind == "fewstep":
-                latents = sample_fewstep(self.model, cond, shape, generator, self.sampler.schedule, self.dtype)
-            else:
-                latents = sample_multistep(self.model, cond, shape, generator, self.sampler.steps, self.sampler.shift,
-                                           self.sampler.guidance_scale, self.dtype)
-            _sync(self.device)
-            seconds = time.perf_counter() - start
-        with self._on_device(self.codec.vae):
+            with clock("prepare"):
+                draws = self.sampler.schedule.steps if fewstep else 1
+                prep = prepare(self.model, cond, shape, generator, draws, self.dtype)
+            with clock("denoise"):
+                if fewstep:
+                    latents = denoise_fewstep(self.model, prep, self.sampler.schedule)
+                else:
+                    latents = denoise_multistep(self.model, prep, self.sampler.steps, self.sampler.shift,
+                                                self.sampler.guidance_scale)
+        with self._on_device(self.codec.vae), clock("vae_decode"):
             frames = self.codec.decode(latents)
-        return frames, seconds
+        self.last_timings = timings
+        return frames, timings["denoise"]
+
+
+class _Clock:
+    """``with clock(name):`` records the seconds of the block into ``timings[name]`` (synchronised on CUDA)."""
+
+    def __init__(self, device: torch.device, timings: dict[str, float]):
+        self.device, self.timings = device, timings
+
+    @contextmanager
+    def __call__(self, name: str):
+        _sync(self.device)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            _sync(self.device)
+            self.timings[name] = time.perf_counter() - start

@@ -3,6 +3,10 @@
 Both follow Wan2.2-TI2V first-frame conditioning: latent frame 0 is the VAE-encoded first
 frame, kept clean (its tokens get timestep 0) and pasted back after every step. Noise comes
 from one CPU ``torch.Generator`` per video, so a video depends only on its seed.
+
+Each sampler is :func:`prepare` (per-video work: casts, a state-free adapter's features, all
+noise draws) followed by a denoising loop (:func:`denoise_multistep`, :func:`denoise_fewstep`)
+that holds only network calls and scheduler updates; latency is reported for the loop.
 """
 
 from __future__ import annotations
@@ -34,10 +38,15 @@ def paste_first_frame(x: Tensor, first_latent: Tensor) -> Tensor:
 
 def token_timesteps(t: float, grid: tuple[int, int, int], device, batch: int = 1) -> Tensor:
     """(B, L) per-token timesteps: 0 on the first latent frame's tokens, ``t`` elsewhere."""
+    return first_frame_token_mask(grid, device, batch) * float(t)
+
+
+def first_frame_token_mask(grid: tuple[int, int, int], device, batch: int = 1) -> Tensor:
+    """(B, L) float mask, 0 on the first latent frame's tokens and 1 elsewhere (token order f, h, w)."""
     f, h, w = grid
-    ts = torch.full((f, h * w), float(t), dtype=torch.float32, device=device)
-    ts[0] = 0.0
-    return ts.flatten().unsqueeze(0).expand(batch, -1)
+    mask = torch.ones((f, h * w), dtype=torch.float32, device=device)
+    mask[0] = 0.0
+    return mask.flatten().unsqueeze(0).expand(batch, -1)
 
 
 def initial_noise(shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
@@ -45,20 +54,103 @@ def initial_noise(shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
     return torch.randn(shape, generator=generator, dtype=torch.float32)
 
 
-class _Predictor:
-    """Calls the model on the pasted state, reusing a state-free adapter's per-video features."""
+@dataclass
+class Prepared:
+    """Per-video work done once before the denoising loop, so the loop holds only network
+    calls and scheduler updates (and its latency can be timed on its own).
 
-    def __init__(self, model: FlashMotionModel, cond: Conditions, dtype: torch.dtype):
-        self.model, self.cond, self.dtype = model, cond, dtype
-        traj = cond.traj_latent.to(dtype) if cond.traj_latent is not None else None
-        self.features = model.static_features(traj) if traj is not None else None
+    ``noise[0]`` is the initial state; the few-step chain's re-noising draws follow, in the
+    order the chain uses them (all drawn from the video's generator, on the CPU).
+    """
 
-    def __call__(self, x: Tensor, t: float, text: Tensor) -> Tensor:
-        grid = self.model.transformer.token_grid(x.shape)
-        ts = token_timesteps(t, grid, x.device, x.shape[0])
-        traj = self.cond.traj_latent.to(self.dtype) if self.cond.traj_latent is not None else None
-        v = self.model(x.to(self.dtype), ts, text.to(self.dtype), traj, features=self.features)
-        return v.float()
+    cond: Conditions  # tensors cast to the sampling dtype (first latent stays float32)
+    features: list[Tensor] | None  # per-video features of a state-free adapter (ResNet)
+    noise: list[Tensor]  # float32 on the model's device
+    token_mask: Tensor  # (1, L) first_frame_token_mask
+    dtype: torch.dtype
+
+
+@torch.no_grad()
+def prepare(
+    model: FlashMotionModel,
+    cond: Conditions,
+    latent_shape: tuple[int, ...],
+    generator: torch.Generator,
+    noise_draws: int,
+    dtype: torch.dtype = torch.float32,
+) -> Prepared:
+    """Cast the conditions, compute a state-free adapter's features, draw ``noise_draws`` noises."""
+    device = cond.first_latent.device
+    cast = lambda t: t.to(dtype) if t is not None else None  # noqa: E731
+    c = Conditions(first_latent=cond.first_latent, text=cast(cond.text), traj_latent=cast(cond.traj_latent),
+                   negative_text=cast(cond.negative_text))
+    features = model.static_features(c.traj_latent) if c.traj_latent is not None else None
+    noise = [initial_noise(latent_shape, generator).to(device) for _ in range(noise_draws)]
+    grid = model.transformer.token_grid(latent_shape)
+    return Prepared(cond=c, features=features, noise=noise, token_mask=first_frame_token_mask(grid, device), dtype=dtype)
+
+
+def _predict(model: FlashMotionModel, prep: Prepared, x: Tensor, t: float, text: Tensor) -> Tensor:
+    """One network call on the pasted state ``x`` at timestep ``t`` (first-frame tokens at 0)."""
+    ts = prep.token_mask.expand(x.shape[0], -1) * float(t)
+    v = model(x.to(prep.dtype), ts, text, prep.cond.traj_latent, features=prep.features)
+    return v.float()
+
+
+@torch.no_grad()
+def denoise_multistep(
+    model: FlashMotionModel,
+    prep: Prepared,
+    steps: int = 50,
+    shift: float = 5.0,
+    guidance_scale: float = 5.0,
+    on_step: Callable[[int], None] | None = None,
+) -> Tensor:
+    """The Euler loop of :func:`sample_multistep` on prepared inputs (uses ``prep.noise[0]``)."""
+    cond = prep.cond
+    sigmas = [float(s) for s in multistep_sigmas(steps, shift)]
+    use_cfg = guidance_scale != 1.0
+    if use_cfg and cond.negative_text is None:
+        raise ValueError("classifier-free guidance needs the negative prompt's embedding")
+    x = prep.noise[0]
+    for i in range(steps):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        xin = paste_first_frame(x, cond.first_latent)
+        v = _predict(model, prep, xin, 1000.0 * s, cond.text)
+        if use_cfg:
+            v_u = _predict(model, prep, xin, 1000.0 * s, cond.negative_text)
+            v = torch.lerp(v_u, v, guidance_scale)  # v_u + g (v_c - v_u), one kernel
+        x = torch.add(xin, v, alpha=s_next - s)  # Euler: x + (s_next - s) v
+        if on_step:
+            on_step(i)
+    return paste_first_frame(x, cond.first_latent)
+
+
+@torch.no_grad()
+def denoise_fewstep(
+    model: FlashMotionModel,
+    prep: Prepared,
+    schedule: FewStepSchedule,
+    on_step: Callable[[int], None] | None = None,
+) -> Tensor:
+    """The x0 chain of :func:`sample_fewstep` on prepared inputs (``schedule.steps`` noises)."""
+    if len(prep.noise) < schedule.steps:
+        raise ValueError(f"the few-step chain needs {schedule.steps} noise draws, got {len(prep.noise)}")
+    cond = prep.cond
+    sigmas = [float(s) for s in schedule.sigmas()]
+    x = prep.noise[0]
+    if sigmas[0] < 1.0:  # a chain starting below pure noise starts from a noised zero latent
+        x = x * sigmas[0]
+    x0 = x
+    for i, s in enumerate(sigmas):
+        xin = paste_first_frame(x, cond.first_latent)
+        v = _predict(model, prep, xin, 1000.0 * s, cond.text)
+        x0 = x0_from_flow(xin, v, s)
+        if i + 1 < len(sigmas):
+            x = add_noise(x0, prep.noise[i + 1], sigmas[i + 1])
+        if on_step:
+            on_step(i)
+    return paste_first_frame(x0, cond.first_latent)
 
 
 @torch.no_grad()
@@ -76,25 +168,10 @@ def sample_multistep(
     """Euler flow-matching sampler; CFG ``v_u + g (v_c - v_u)`` when ``guidance_scale != 1``.
 
     The trajectory latent goes to both CFG branches (the negative branch changes the text only).
+    :func:`prepare` then :func:`denoise_multistep`.
     """
-    device = cond.first_latent.device
-    sigmas = multistep_sigmas(steps, shift)
-    predict = _Predictor(model, cond, dtype)
-    use_cfg = guidance_scale != 1.0
-    if use_cfg and cond.negative_text is None:
-        raise ValueError("classifier-free guidance needs the negative prompt's embedding")
-    x = initial_noise(latent_shape, generator).to(device)
-    for i in range(steps):
-        s, s_next = float(sigmas[i]), float(sigmas[i + 1])
-        xin = paste_first_frame(x, cond.first_latent)
-        v = predict(xin, 1000.0 * s, cond.text)
-        if use_cfg:
-            v_u = predict(xin, 1000.0 * s, cond.negative_text)
-            v = v_u + guidance_scale * (v - v_u)
-        x = xin + (s_next - s) * v
-        if on_step:
-            on_step(i)
-    return paste_first_frame(x, cond.first_latent)
+    prep = prepare(model, cond, latent_shape, generator, 1, dtype)
+    return denoise_multistep(model, prep, steps, shift, guidance_scale, on_step)
 
 
 @torch.no_grad()
@@ -109,22 +186,9 @@ def sample_fewstep(
 ) -> Tensor:
     """DMD-style chain: predict x0 at each sigma of ``schedule``, re-noise to the next one.
 
-    ``x_{i+1} = (1 - s_{i+1}) x0_i + s_{i+1} eps_i`` with fresh noise ``eps_i`` from the
-    video's generator; the output is the last x0 (first frame pasted back).
+    ``x_{i+1} = (1 - s_{i+1}) x0_i + s_{i+1} eps_{i+1}`` with fresh noise from the video's
+    generator (drawn before the loop, in chain order); the output is the last x0 (first frame
+    pasted back). :func:`prepare` then :func:`denoise_fewstep`.
     """
-    device = cond.first_latent.device
-    sigmas = [float(s) for s in schedule.sigmas()]
-    predict = _Predictor(model, cond, dtype)
-    x = initial_noise(latent_shape, generator).to(device)
-    if sigmas[0] < 1.0:  # a chain starting below pure noise starts from a noised zero latent
-        x = x * sigmas[0]
-    x0 = x
-    for i, s in enumerate(sigmas):
-        xin = paste_first_frame(x, cond.first_latent)
-        v = predict(xin, 1000.0 * s, cond.text)
-        x0 = x0_from_flow(xin, v, s)
-        if i + 1 < len(sigmas):
-            x = add_noise(x0, initial_noise(latent_shape, generator).to(device), sigmas[i + 1])
-        if on_step:
-            on_step(i)
-    return paste_first_frame(x0, cond.first_latent)
+    prep = prepare(model, cond, latent_shape, generator, schedule.steps, dtype)
+    return denoise_fewstep(model, prep, schedule, on_step)

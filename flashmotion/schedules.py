@@ -21,6 +21,8 @@ from torch import Tensor
 
 def add_noise(x0: Tensor, noise: Tensor, sigma: Tensor | float) -> Tensor:
     """``x_t = (1 - s) x0 + s eps`` (``sigma`` broadcast over the batch)."""
+    if isinstance(sigma, float):  # one fused kernel (the samplers' per-step path)
+        return torch.lerp(x0, noise, sigma)
     return (1 - sigma) * x0 + sigma * noise
 
 
@@ -31,6 +33,8 @@ def flow_target(x0: Tensor, noise: Tensor) -> Tensor:
 
 def x0_from_flow(x_t: Tensor, v: Tensor, sigma: Tensor | float) -> Tensor:
     """The clean estimate implied by a flow prediction: ``x0 = x_t - s v``."""
+    if isinstance(sigma, float):  # one fused kernel
+        return torch.add(x_t, v, alpha=-sigma)
     return x_t - sigma * v
 
 
@@ -45,12 +49,18 @@ def multistep_sigmas(steps: int, shift: float) -> Tensor:
     return shift_sigma(torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), shift)
 
 
+# The one few-step timestep list (REFERENCE section 4) and its shift; the model configs and
+# DEFAULT_FEW_STEP both take them from here.
+FEW_STEP_TIMESTEPS: tuple[float, ...] = (1000.0, 750.0, 500.0, 250.0)
+FEW_STEP_SHIFT = 5.0
+
+
 @dataclass(frozen=True)
 class FewStepSchedule:
     """The few-step chain: one network call per entry of ``timesteps`` (unshifted, 0..1000]."""
 
-    timesteps: tuple[float, ...] = (1000.0, 750.0, 500.0, 250.0)
-    shift: float = 5.0
+    timesteps: tuple[float, ...] = FEW_STEP_TIMESTEPS
+    shift: float = FEW_STEP_SHIFT
 
     def __post_init__(self) -> None:
         ts = tuple(float(t) for t in self.timesteps)
@@ -69,6 +79,12 @@ class FewStepSchedule:
     def model_timesteps(self) -> Tensor:
         """The timestep the network sees at each step (``1000 * sigma``)."""
         return self.sigmas() * 1000.0
+
+    def noised(self, x0: Tensor, noise: Tensor, i: int) -> tuple[Tensor, float]:
+        """``(x_t, network timestep)`` of step ``i``: the input a trainer gives the generator
+        at that step, and the state the sampler's chain re-noises to (same sigmas)."""
+        s = float(self.sigmas()[i])
+        return add_noise(x0, noise, s), 1000.0 * s
 
     @classmethod
     def parse(cls, text: str, shift: float = 5.0) -> "FewStepSchedule":

@@ -15,10 +15,12 @@ get ``t = 0``), or ``(B,)`` for one timestep per sample.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from diffusers import WanTransformer3DModel
+from diffusers.models.modeling_outputs import Transformer2DModelOutput
+from diffusers.utils import apply_lora_scale
 from torch import Tensor
 
 
@@ -74,31 +76,36 @@ class FlashMotionTransformer(WanTransformer3DModel):
         x = x.reshape(b, f, h, w, p_t, p_h, p_w, -1).permute(0, 7, 1, 4, 2, 5, 3, 6)
         return x.flatten(6, 7).flatten(4, 5).flatten(2, 3)
 
+    @apply_lora_scale("attention_kwargs")
     def forward(  # type: ignore[override]
         self,
         hidden_states: Tensor,
         timestep: Tensor,
         encoder_hidden_states: Tensor,
         block_residuals: Sequence[Tensor] | None = None,
-        return_dict: bool = False,
-        **unused,
+        return_dict: bool | None = None,
+        encoder_hidden_states_image: Tensor | None = None,
+        attention_kwargs: dict[str, Any] | None = None,
     ):
         """Flow prediction ``v = eps - x0`` of shape ``hidden_states.shape``.
 
         ``block_residuals[i]`` (``(B, L, D)``) is added to the hidden states after block ``i``.
-        Returns a tensor (``return_dict=False``, the default here) or a 1-tuple-like output
-        with ``.sample`` when ``return_dict=True``, as the parent class does.
+        Returns a tensor when ``return_dict`` is not given (the project's calls); with an
+        explicit ``return_dict`` it returns what the parent class returns (``(out,)`` for
+        ``False``, an output with ``.sample`` for ``True``), so code written for
+        ``WanTransformer3DModel`` (``model(..., return_dict=False)[0]``) gets the same tensor.
+        ``attention_kwargs`` carries the LoRA scale, as in the parent.
         """
-        if unused.get("encoder_hidden_states_image") is not None:
-            raise ValueError("the TI2V backbone has no image branch")
+        if encoder_hidden_states_image is not None:
+            raise ValueError("the TI2V backbone has no image branch (encoder_hidden_states_image must be None)")
         emb = self.embed(hidden_states, timestep, encoder_hidden_states)
         x = self.run_blocks(emb, block_residuals)
         out = self.head(x, emb)
-        if return_dict:
-            from diffusers.models.modeling_outputs import Transformer2DModelOutput
-
-            return Transformer2DModelOutput(sample=out)
-        return out
+        if return_dict is None:
+            return out
+        if not return_dict:
+            return (out,)
+        return Transformer2DModelOutput(sample=out)
 
 
 def embed_inputs(model: WanTransformer3DModel, hidden_states: Tensor, timestep: Tensor, text: Tensor) -> Embedded:

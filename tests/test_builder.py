@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -138,3 +141,36 @@ def test_cli_build_and_validate(tmp_path):
     res = runner.invoke(app, ["validate", str(out), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "valid" in res.output
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
+def test_pool_workers_do_not_outlive_a_killed_parent(tmp_path):
+    """A build or validate killed with SIGKILL leaves no worker processes behind."""
+    script = (
+        "import os, sys, time\n"
+        "from flashbench.data.pool import process_pool\n"
+        "pool = process_pool(2)\n"
+        "futs = [pool.submit(os.getpid) for _ in range(4)]\n"
+        "print(' '.join(str(p) for p in sorted({f.result() for f in futs})), flush=True)\n"
+        "pool.submit(time.sleep, 60)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert pids and proc.pid not in pids
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if _alive(p)]
+        time.sleep(0.05)
+    assert not alive, f"workers {alive} outlived their killed parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False

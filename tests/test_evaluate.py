@@ -253,12 +253,16 @@ def test_killed_eval_resumes_without_regenerating(tiny_bench, tmp_path):
            "--run-dir", str(tmp_path / "run"), "--extractor", "proxy", "--no-progress", "--fid-stride", "4"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     records = tmp_path / "run" / "records"
+
+    def finished_ids() -> set[str]:  # a dot-file is an atomic write in flight, not a record
+        return {p.stem for p in records.glob("*.json") if not p.name.startswith(".")}
+
     deadline = time.time() + 300
-    while time.time() < deadline and len(list(records.glob("*.json"))) < 2:
+    while time.time() < deadline and len(finished_ids()) < 2:
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    finished = {p.stem for p in records.glob("*.json")}
+    finished = finished_ids()
     assert 2 <= len(finished) < 6
     first_calls = log.read_text().split()
     env["SLOWGEN_SLEEP"] = "0"
@@ -266,7 +270,7 @@ def test_killed_eval_resumes_without_regenerating(tiny_bench, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     second_calls = log.read_text().split()[len(first_calls):]
     assert not set(second_calls) & finished, "finished videos must not be regenerated"
-    assert set(second_calls) | finished == {p.stem for p in (tmp_path / "run" / "videos").glob("*.mkv")}
+    assert set(second_calls) | finished == {p.stem for p in (tmp_path / "run" / "videos").glob("*.mkv") if not p.name.startswith(".")}
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["overall"]["n_scored"] == 6 and res["overall"]["n_failed"] == 0
     assert not list((tmp_path / "run").rglob(".*.tmp*")), "stale temporary files are cleaned up on resume"

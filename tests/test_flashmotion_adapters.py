@@ -36,6 +36,27 @@ def test_backbone_equals_diffusers_wan(backbone):
         assert torch.equal(backbone(x, ts, text), ref(x, ts, text, return_dict=False)[0])
         t1 = torch.tensor([500.0])
         assert torch.equal(backbone(x, t1, text), ref(x, t1, text, return_dict=False)[0])
+        # Batch 2 with one timestep per sample, block_residuals=None.
+        x2, text2 = torch.cat([x, x.flip(2)]), torch.cat([text, text.flip(1)])
+        t2 = torch.tensor([900.0, 120.0])
+        assert torch.equal(backbone(x2, t2, text2, block_residuals=None), ref(x2, t2, text2, return_dict=False)[0])
+        # Code written for the parent class gets the parent's return types.
+        assert torch.equal(backbone(x, ts, text, return_dict=False)[0], ref(x, ts, text, return_dict=False)[0])
+        assert torch.equal(backbone(x, ts, text, return_dict=True).sample, ref(x, ts, text).sample)
+    with pytest.raises(TypeError):  # a misspelt argument is an error, not silently ignored
+        backbone(x, ts, text, block_residual=[])
+
+
+def test_first_frame_timesteps_follow_diffusers_ti2v():
+    """WanImageToVideoPipeline(expand_timesteps=True) builds the per-token timestep as
+    ``(mask[0][0][:, ::2, ::2] * t).flatten()`` with a latent-size mask that is 0 on latent frame 0."""
+    f, h, w, t = 3, 6, 8, 731.0
+    mask = torch.ones(1, 1, f, h, w)
+    mask[:, :, 0] = 0
+    expected = (mask[0][0][:, ::2, ::2] * t).flatten()
+    ts = token_timesteps(t, (f, h // 2, w // 2), "cpu", batch=2)
+    assert ts.shape == (2, f * (h // 2) * (w // 2))
+    assert torch.equal(ts[0], expected) and torch.equal(ts[1], expected)
 
 
 @pytest.mark.parametrize("kind", ["controlnet", "resnet"])

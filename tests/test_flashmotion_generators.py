@@ -42,6 +42,21 @@ def test_fast_generator_end_to_end(fast):
     assert a.denoise_seconds is not None and a.denoise_seconds > 0
     assert np.array_equal(a.frames, b.frames)  # deterministic per seed
     assert not np.array_equal(a.frames, c.frames)  # the seed matters
+    # The reported seconds are the denoising loop; the per-video stages are timed apart.
+    timings = fast.pipeline.last_timings
+    assert set(timings) == {"vae_encode", "text", "prepare", "denoise", "vae_decode"}
+    assert c.denoise_seconds == timings["denoise"]
+    from flashmotion.schedules import DEFAULT_FEW_STEP
+
+    assert fast.pipeline.sampler.schedule == DEFAULT_FEW_STEP  # the one list, as in training
+
+
+def test_pipeline_needs_maps(fast):
+    first = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match="T = 1 mod 4, got None"):
+        fast.pipeline.generate_video(first, None, "a prompt", 0)
+    with pytest.raises(ValueError, match=r"T = 1 mod 4, got \(6, 64, 64, 3\)"):
+        fast.pipeline.generate_video(first, np.zeros((6, 64, 64, 3), np.uint8), "a prompt", 0)
 
 
 def test_frame_counts_and_sizes(fast):
@@ -65,6 +80,8 @@ def test_batch_equals_single(fast):
 def test_slow_generator_cfg(fast):
     slow = load_generator("wan-resnet-50step", init="random", config="tiny", device="cpu", steps="3")
     assert slow.info.nfe == 6 and slow.info.extra["guidance_scale"] == 5.0
+    no_cfg = load_generator("wan-resnet-50step", init="random", config="tiny", device="cpu", guidance_scale="1")
+    assert no_cfg.info.nfe == 50  # one branch without guidance
     out = slow.generate([_request()])[0]
     assert out.frames.shape == (9, 64, 64, 3)
     sa = load_generator("flashmotion-resnet-slowadapter", init="random", config="tiny", device="cpu", timesteps="1000,500")

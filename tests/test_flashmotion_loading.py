@@ -164,3 +164,50 @@ def test_own_checkpoint_roundtrip(tmp_path, tiny_dit):
     save_file(st, str(tmp_path / "ck" / "adapter.safetensors"))
     with pytest.raises(InputError, match=r"missing keys \(1\): proj.1.bias \(24,\)"):
         checkpoint_components(tmp_path / "ck", "resnet")
+
+
+def test_dit_mapping_agrees_with_diffusers_converter_key_by_key():
+    """Our official -> diffusers DiT renames equal diffusers' own Wan converter, for every key of
+    the real and the tiny config (Wan2.2 head modulation, norms and time projection included)."""
+    from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
+
+    from flashmotion.configs import WAN22_TI2V_5B
+
+    for cfg in (TINY, WAN22_TI2V_5B):
+        with torch.device("meta"):
+            ours = list(build_transformer(cfg).state_dict())
+        official = [keymaps.dit_ours_to_official(k) for k in ours]
+        assert len(set(official)) == len(ours)
+        theirs = list(convert_wan_transformer_to_diffusers({k: i for i, k in enumerate(official)}).items())
+        # Same keys, each official key renamed to the same name (values carry the official index).
+        assert {k: official[i] for k, i in theirs} == {keymaps.dit_official_to_ours(o): o for o in official}
+        assert {k for k, _ in theirs} == set(ours)
+    for name in ("head.modulation", "blocks.29.modulation", "blocks.0.norm3.weight", "time_projection.1.weight"):
+        assert name in official
+
+
+def test_real_vae_and_umt5_official_names():
+    """The real Wan2.2 VAE / UMT5 key sets map one-to-one, with the official layout's resamplers:
+    after the 2 residual blocks of encoder stages 0-2 (temporal in stages 1, 2) and after the 3
+    residual blocks of decoder stages 0-2 (temporal in stages 0, 1)."""
+    from flashmotion.configs import WAN22_TI2V_5B
+
+    with torch.device("meta"):
+        vae, t5 = build_vae(WAN22_TI2V_5B), build_text_model(WAN22_TI2V_5B)
+    ours = set(vae.state_dict())
+    official = {keymaps.vae_ours_to_official(k, 2) for k in ours}
+    assert len(official) == len(ours) and {keymaps.vae_official_to_ours(k, 2) for k in official} == ours
+    resamplers = {k.rsplit(".", 1)[0] for k in official if ".resample." in k or ".time_conv." in k}
+    assert resamplers == {
+        *(f"encoder.downsamples.{i}.downsamples.2.resample.1" for i in (0, 1, 2)),
+        *(f"encoder.downsamples.{i}.downsamples.2.time_conv" for i in (1, 2)),
+        *(f"decoder.upsamples.{i}.upsamples.3.resample.1" for i in (0, 1, 2)),
+        *(f"decoder.upsamples.{i}.upsamples.3.time_conv" for i in (0, 1)),
+    }
+    assert {"encoder.head.2.weight", "decoder.middle.2.residual.6.weight", "conv2.weight",
+            "encoder.downsamples.1.downsamples.0.shortcut.weight"} <= official
+    t5_ours = {k for k in t5.state_dict() if k != "encoder.embed_tokens.weight"}
+    t5_official = {keymaps.umt5_ours_to_official(k) for k in t5_ours}
+    assert len(t5_official) == len(t5_ours) and {keymaps.umt5_official_to_ours(k) for k in t5_official} == t5_ours
+    assert all(not k.startswith(("encoder.", "shared.")) for k in t5_official)
+    assert "blocks.23.pos_embedding.embedding.weight" in t5_official

@@ -115,3 +115,93 @@ def test_paste_first_frame():
     first = torch.zeros(1, 2, 1, 2, 2)
     y = paste_first_frame(x, first)
     assert torch.equal(y[:, :, 0:1], first) and torch.equal(y[:, :, 1:], x[:, :, 1:])
+
+
+def test_one_few_step_schedule_everywhere():
+    """Configs, the default object and the training-side helper share one list and one mapping."""
+    from flashmotion.configs import TINY, WAN22_TI2V_5B
+
+    assert WAN22_TI2V_5B.sampling.few_step_schedule() == TINY.sampling.few_step_schedule() == DEFAULT_FEW_STEP
+    x0, eps = torch.randn(2, 3), torch.randn(2, 3)
+    for i, s in enumerate(DEFAULT_FEW_STEP.sigmas()):
+        xt, t = DEFAULT_FEW_STEP.noised(x0, eps, i)
+        assert t == pytest.approx(float(DEFAULT_FEW_STEP.model_timesteps()[i]))
+        assert torch.allclose(xt, (1 - s.float()) * x0 + s.float() * eps, atol=1e-6)
+
+
+def _tiny_resnet_model():
+    from flashmotion.adapters import build_adapter
+    from flashmotion.configs import TINY
+    from flashmotion.model import FlashMotionModel, build_transformer
+
+    torch.manual_seed(0)
+    backbone = build_transformer(TINY).eval()
+    adapter = build_adapter("resnet", TINY).eval()
+    for p in adapter.proj.parameters():
+        nn.init.normal_(p, std=0.05)
+    return FlashMotionModel(backbone, adapter)
+
+
+def test_denoising_loop_holds_only_network_calls_and_updates():
+    """Per-video work (state-free adapter features, noise draws) happens in ``prepare``; the
+    loops call the network steps x branches times and never the adapter's features nor the RNG."""
+    from flashmotion.samplers import denoise_fewstep, denoise_multistep, prepare
+
+    model = _tiny_resnet_model()
+    shape = (1, 48, 2, 4, 4)
+    g = torch.Generator().manual_seed(3)
+    cond = Conditions(first_latent=torch.randn(1, 48, 1, 4, 4, generator=g), text=torch.randn(1, 8, 32, generator=g),
+                      traj_latent=torch.randn(shape, generator=g), negative_text=torch.randn(1, 8, 32, generator=g))
+    counts = {"features": 0, "calls": 0}
+    features = model.adapter.features
+
+    def counted_features(traj):
+        counts["features"] += 1
+        return features(traj)
+
+    model.adapter.features = counted_features
+    hook = model.transformer.register_forward_hook(lambda *a: counts.__setitem__("calls", counts["calls"] + 1))
+    try:
+        gen = torch.Generator().manual_seed(9)
+        prep = prepare(model, cond, shape, gen, DEFAULT_FEW_STEP.steps)
+        assert counts == {"features": 1, "calls": 0} and len(prep.noise) == 4
+        rng_state = gen.get_state()
+        out = denoise_fewstep(model, prep, DEFAULT_FEW_STEP)
+        assert counts == {"features": 1, "calls": 4} and torch.equal(gen.get_state(), rng_state)
+        # The convenience sampler is exactly prepare + loop.
+        assert torch.equal(sample_fewstep(model, cond, shape, torch.Generator().manual_seed(9), DEFAULT_FEW_STEP), out)
+        counts.update(features=0, calls=0)
+        prep1 = prepare(model, cond, shape, torch.Generator().manual_seed(9), 1)
+        slow = denoise_multistep(model, prep1, steps=3, shift=5.0, guidance_scale=5.0)
+        assert counts == {"features": 1, "calls": 6}
+        assert torch.equal(slow, sample_multistep(model, cond, shape, torch.Generator().manual_seed(9), 3, 5.0, 5.0))
+    finally:
+        hook.remove()
+
+
+def test_fewstep_chain_renoises_like_the_training_helper():
+    """The input of step i + 1 is ``schedule.noised(x0_i, eps_{i+1}, i + 1)`` (first frame pasted)."""
+    from flashmotion.samplers import denoise_fewstep, prepare
+
+    shape = (1, 4, 3, 4, 4)
+    target = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+
+    class _Recorder(_OracleModel):
+        def __init__(self, target):
+            super().__init__(target)
+            self.inputs = []
+
+        def forward(self, x, ts, text, traj, features=None):
+            self.inputs.append(x.clone())
+            return 0.5 * x  # an imperfect field: x0 differs from step to step
+
+    model, cond = _Recorder(target), _cond(shape)
+    prep = prepare(model, cond, shape, torch.Generator().manual_seed(0), DEFAULT_FEW_STEP.steps)
+    denoise_fewstep(model, prep, DEFAULT_FEW_STEP)
+    sig = [float(s) for s in DEFAULT_FEW_STEP.sigmas()]
+    for i in range(DEFAULT_FEW_STEP.steps - 1):
+        x = model.inputs[i]
+        x0 = x - sig[i] * (0.5 * x)
+        expected, _ = DEFAULT_FEW_STEP.noised(x0, prep.noise[i + 1], i + 1)
+        assert torch.allclose(model.inputs[i + 1][:, :, 1:], expected[:, :, 1:], atol=1e-6)
+        assert torch.equal(model.inputs[i + 1][:, :, :1], cond.first_latent)

@@ -6,11 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 from flashbench.cli import app
 from flashbench.errors import InputError, MissingWeightsError
+from flashbench.weights import status as weights_status
 
 runner = CliRunner()
 
@@ -28,6 +30,10 @@ def test_weights_ls_import_verify(home, tmp_path):
     assert rows["i3d_torchscript"]["present"] is False and rows["sam2.1_hiera_large"]["file"] == "sam2.1_hiera_large.pt"
     src = tmp_path / "sam.pt"
     src.write_bytes(b"not really a checkpoint")
+    res = runner.invoke(app, ["weights", "import", "sam2.1_hiera_tiny", str(src)])  # not a torch file: refused, nothing pinned
+    assert res.exit_code != 0 and "sam.pt: not a readable PyTorch/TorchScript file" in str(res.exception)
+    assert weights_status("sam2.1_hiera_tiny")["hash_source"] == "none"
+    torch.save({"model": torch.zeros(3)}, src)
     res = runner.invoke(app, ["weights", "import", "sam2.1_hiera_tiny", str(src)])
     assert res.exit_code == 0, res.output
     assert "sha256" in res.output
@@ -35,7 +41,7 @@ def test_weights_ls_import_verify(home, tmp_path):
     assert res.exit_code == 0 and "ok" in res.output
     (home / "weights" / "sam2.1_hiera_tiny.pt").write_bytes(b"tampered")
     res = runner.invoke(app, ["weights", "verify", "sam2.1_hiera_tiny"])
-    assert res.exit_code == 1 and "FAIL" in res.output and "does not match the pinned hash" in res.output
+    assert res.exit_code == 2 and "FAIL" in res.output and "does not match the pinned hash" in res.output
     res = runner.invoke(app, ["weights", "ls"])
     assert res.exit_code == 0 and "sam2.1_hiera_tiny" in res.output
 
@@ -117,8 +123,45 @@ def test_metrics_fid_and_fvd_videos(folders, monkeypatch):
                                   FeatureStats.from_features(fvd_features(small, np.stack([v[idx] for v in vids["fake"]]))))
     # the CLI feeds one clip at a time, the reference a batch of 3: conv kernels differ in the last float32 bits
     assert out["metric"] == "fvd" and out["value"] == pytest.approx(expected, rel=1e-4) and out["value"] > 0
+    assert out["real"]["short_videos"] == 3 and any("shorter than 16 frames" in w for w in out["warnings"])
     res = runner.invoke(app, ["metrics", "fvd", "--real", str(root / "real_images"), "--fake", str(root / "fake_videos")])
     assert isinstance(res.exception, InputError) and "needs videos" in str(res.exception)
     res = runner.invoke(app, ["metrics", "fvd", "--real", str(root / "real_videos"), "--fake", str(root / "fake_videos"), "--clip", "x"])
     assert isinstance(res.exception, InputError)
 
+
+
+def _main_exit(monkeypatch, capsys, argv):
+    """Run the real console entry point; return (exit code, stderr)."""
+    from flashbench.cli import main
+
+    monkeypatch.setattr("sys.argv", ["flashbench", *argv])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code, capsys.readouterr().err
+
+
+def test_bad_folders_are_refused_naming_the_file(folders, tmp_path, monkeypatch, capsys):
+    root, vids = folders
+    real = str(root / "real_images")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    Image.fromarray(vids["fake"][0][1]).save(mixed / "a.png")
+    Image.fromarray(vids["fake"][0][1][:20]).save(mixed / "b.png")  # 20x48 among 32x48
+    code, err = _main_exit(monkeypatch, capsys, ["metrics", "fid", "--real", real, "--fake", str(mixed), "--extractor", "proxy", "--no-progress"])
+    assert code == 2 and "b.png: 20x48, but a.png is 32x48" in err and "Traceback" not in err
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    for i in range(2):  # 16-bit greyscale: PIL's RGB conversion would clip it silently
+        Image.fromarray((np.arange(32 * 48, dtype=np.uint16).reshape(32, 48) * 40 + i)).save(deep / f"{i}.png")
+    res = runner.invoke(app, ["metrics", "fid", "--real", real, "--fake", str(deep), "--extractor", "proxy", "--no-progress"])
+    assert isinstance(res.exception, InputError) and "0.png: image mode I;16" in str(res.exception)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    for i, v in enumerate(vids["real"]):
+        (cut / f"v{i}.mkv").write_bytes((root / "real_videos" / f"v{i}.mkv").read_bytes())
+    data = (cut / "v1.mkv").read_bytes()
+    (cut / "v1.mkv").write_bytes(data[: len(data) // 2])
+    code, err = _main_exit(monkeypatch, capsys, ["metrics", "fid", "--real", str(root / "real_videos"), "--fake", str(cut),
+                                                 "--extractor", "proxy", "--no-progress"])
+    assert code == 2 and "v1.mkv: decodes to" in err and "truncated" in err and "Traceback" not in err

@@ -42,6 +42,19 @@ def test_truncated_video_is_named(bench):
     assert any(rel in p and ("frames" in p or "decode" in p) for p in validate_benchmark(bench).problems if "SHA" not in p)
 
 
+def test_parallel_decode_reports_the_same_problems_in_order(bench):
+    items = _manifest(bench)["items"]
+    for k in (1, 4):  # two damaged videos: order and content must not depend on the worker count
+        path = bench / items[k]["video"]
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    seen = []
+    serial = validate_benchmark(bench, workers=1).problems
+    parallel = validate_benchmark(bench, workers=2, progress=lambda n, total: seen.append((n, total))).problems
+    assert parallel == serial and len(serial) == 4
+    assert [p.split(":")[0] for p in serial] == [str(bench / items[k]["video"]) for k in (1, 4, 1, 4)]
+    assert seen[-1] == (6, 6) and [n for n, _ in seen] == sorted(n for n, _ in seen)
+
+
 def test_edited_annotation_is_named(bench):
     m = _manifest(bench)
     rel = m["items"][3]["annotation"]
@@ -84,6 +97,7 @@ def test_cli_exit_codes(bench):
     runner = CliRunner()
     res = runner.invoke(app, ["validate", str(bench), "--no-progress"])
     assert res.exit_code == 0 and "valid" in res.output
+    assert "6 videos, 12 files hashed; frames 9; size" in res.output  # the summary line, not wrapped into fragments
     rel = _manifest(bench)["items"][1]["video"]
     with open(bench / rel, "ab") as f:
         f.write(b"x")

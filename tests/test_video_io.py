@@ -81,3 +81,15 @@ def test_uniform_indices():
     np.testing.assert_array_equal(uniform_indices(5, 5), np.arange(5))
     with pytest.raises(ValueError):
         uniform_indices(0, 3)
+
+
+def test_truncated_video_is_refused_without_an_expected_count(tmp_path):
+    """A file cut short keeps its header: decoding fewer frames than it declares is an error."""
+    path = write_video(tmp_path / "v.mkv", _frames(20))
+    assert read_video(path).shape[0] == 20  # intact: decoded count equals the declared one
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])  # still decodes, to about 10 frames
+    assert 0 < read_video(cut, [0]).shape[0]  # the header and the first frames are readable
+    with pytest.raises(VideoError, match=r"cut\.mkv: decodes to \d+ frames but its header declares 20"):
+        read_video(cut)

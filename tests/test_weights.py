@@ -25,9 +25,9 @@ def home(tmp_path, monkeypatch):
 def spec_factory():
     names = []
 
-    def make(name, sha256=None, urls=(), size=None, kind="file"):
+    def make(name, sha256=None, urls=(), size=None, kind="file", file_format=None):
         names.append(name)
-        return weights.register(WeightSpec(name, f"{name}.bin", tuple(urls), size, sha256, "test weight", kind), replace=True)
+        return weights.register(WeightSpec(name, f"{name}.bin", tuple(urls), size, sha256, "test weight", kind, file_format), replace=True)
 
     yield make
     for n in names:
@@ -105,7 +105,7 @@ def test_i3d_official_signature(home, tmp_path):
             y = x.float()
             if rescale:
                 y = y / 127.5 - 1
-            return y.mean(dim=(2, 3, 4)).repeat(1, 134)[:, :400] * (1.0 if return_features else 0.0)
+            return y.mean(dim=(2, 3, 4)).repeat(1, 134)[:, :400] * (1.0 if return_features else 0.0) * (1.0 if resize else -1.0)
 
     src = tmp_path / "i3d.pt"
     torch.jit.script(I3DSig()).save(str(src))
@@ -115,7 +115,7 @@ def test_i3d_official_signature(home, tmp_path):
     clip = torch.randint(0, 256, (2, 3, 4, 8, 8), dtype=torch.uint8)
     out = ext(clip)
     expected = (clip.float() / 127.5 - 1).mean(dim=(2, 3, 4))
-    torch.testing.assert_close(out[:, :3], expected)  # proves rescale=True and return_features=True were passed
+    torch.testing.assert_close(out[:, :3], expected)  # proves rescale, resize and return_features were all True
 
 
 def test_published_hash_mismatch_refused(home, tmp_path, spec_factory):
@@ -244,3 +244,33 @@ def test_download_unreachable_says_how_to_import(home, spec_factory):
     spec_factory("t-off", urls=["http://127.0.0.1:9/nothing.bin"])
     with pytest.raises(MissingWeightsError, match="flashbench weights import t-off PATH"):
         weights.download("t-off", progress=False, timeout=2)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+def test_corrupt_or_wrong_torch_files_are_refused_clearly(home, tmp_path):
+    """A truncated TorchScript never gets pinned; a valid archive that is not TorchScript fails with the file named."""
+    from flashbench.errors import InputError
+    from flashbench.metrics import load_inception
+
+    src = tmp_path / "inception-2015-12-05.pt"
+    torch.jit.script(_OfficialSignatureInception()).save(str(src))
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    with pytest.raises(WeightsIntegrityError, match=r"cut\.pt: not a readable PyTorch/TorchScript file"):
+        weights.import_file("inception-2015-12-05", cut)
+    assert weights.expected_sha256("inception-2015-12-05") == (None, "none") and not weights.is_available("inception-2015-12-05")
+    wrong = tmp_path / "state_dict.pt"
+    torch.save({"w": torch.zeros(2)}, wrong)  # a zip archive, but a plain checkpoint, not TorchScript
+    weights.import_file("inception-2015-12-05", wrong)
+    with pytest.raises(InputError, match=r"inception-2015-12-05\.pt: cannot load it as TorchScript.*weights import inception-2015-12-05 PATH --force"):
+        load_inception("official")
+
+
+def test_download_of_a_non_torch_file_is_refused_and_not_pinned(home, server, spec_factory):
+    handler, url = server
+    handler.payload = b"<html>quota exceeded</html>" * 40  # what a file host serves instead of the file
+    spec_factory("t-html", urls=[url], file_format="torch")
+    with pytest.raises(WeightsIntegrityError, match="not a readable PyTorch/TorchScript file"):
+        weights.download("t-html", progress=False)
+    assert weights.expected_sha256("t-html") == (None, "none")
+    assert not weights.cache_path("t-html").exists() and not weights.cache_path("t-html").with_name("t-html.bin.part").exists()

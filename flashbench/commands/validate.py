@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -13,11 +14,12 @@ def register(app: typer.Typer) -> None:
         root: Path = typer.Argument(..., help="Benchmark directory (with manifest.json)."),
         decode: bool = typer.Option(True, "--decode/--no-decode", help="Also decode every video to check its frame count and size."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes decoding videos in parallel (default: CPU count)."),
     ) -> None:
         """Re-hash every file against the manifest and check counts, frame counts and masks/boxes; exit 2 naming any bad file."""
         from rich.console import Console
 
-        from ..data.validate import check_benchmark, summary_table
+        from ..data.validate import check_benchmark, summary_line, summary_table
 
         console = Console()
         if progress:
@@ -25,7 +27,9 @@ def register(app: typer.Typer) -> None:
 
             with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
                 tid = bar.add_task("validate", total=None)
-                rep = check_benchmark(root, decode=decode, progress=lambda n, total: bar.update(tid, completed=n, total=total))
+                rep = check_benchmark(root, decode=decode, workers=workers,
+                                      progress=lambda n, total: bar.update(tid, completed=n, total=total))
         else:
-            rep = check_benchmark(root, decode=decode)
+            rep = check_benchmark(root, decode=decode, workers=workers)
         console.print(summary_table(rep))
+        console.print(summary_line(rep), highlight=False, soft_wrap=True)

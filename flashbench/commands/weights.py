@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("verify")
     def verify(name: Optional[str] = typer.Argument(None, help="Weight name; default: every cached weight.")) -> None:
-        """Re-hash cached files against their published or pinned SHA-256 (exit 1 on a mismatch)."""
+        """Re-hash cached files against their published or pinned SHA-256 (exit 2 on a mismatch)."""
         from .. import weights
 
         names = [name] if name else [s.name for s in weights.all_specs() if weights.cache_path(s.name).exists()]
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
             ok, msg = weights.verify(n)
             bad += not ok
             typer.echo(("ok   " if ok else "FAIL ") + msg)
-        if bad:
-            raise typer.Exit(1)
+        if bad:  # the project's exit status for a bad input
+            raise typer.Exit(2)
 
     app.add_typer(sub, name="weights")

@@ -419,14 +419,11 @@ def _run(tasks: list[tuple[Callable[..., Any], tuple]], workers: int, report: "_
                 results[i] = fn(*args)
                 advance()
         return results
-    import multiprocessing
-    import sys
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    # fork on Linux: no re-import of the caller's __main__ (a script without a main guard
-    # still works); the workers use numpy, PyAV and pycocotools only, never torch. Elsewhere spawn.
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context(method)) as pool:
+    from .pool import process_pool
+
+    with process_pool(min(workers, len(tasks))) as pool:
         # all workers start here, before the progress display starts its thread
         futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(tasks)}
         pending = set(futures)

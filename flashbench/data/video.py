@@ -147,6 +147,7 @@ def _read_pyav(path: Path, indices: Sequence[int] | None, expected_frames: int |
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoError(f"{path}: no video stream")
+            declared = _declared_frames(container.streams.video[0])
             frames = []
             for f in container.decode(video=0):
                 frames.append(f.to_ndarray(format="rgb24"))
@@ -159,11 +160,37 @@ def _read_pyav(path: Path, indices: Sequence[int] | None, expected_frames: int |
     if not frames:
         raise VideoError(f"{path}: the video has no decodable frames (truncated or empty file)")
     _check_count(path, len(frames), expected_frames)
+    if stop is None and declared is not None and len(frames) < declared - max(1, round(0.02 * declared)):
+        # a file cut short keeps its header: fewer frames than it declares means lost data
+        raise VideoError(
+            f"{path}: decodes to {len(frames)} frames but its header declares {declared}; "
+            "the file is truncated or damaged - re-export or rebuild it"
+        )
     video = np.stack(frames)
     if indices is not None:
         idx = _check_indices(path, indices, len(frames))
         video = video[idx]
     return video
+
+
+def _declared_frames(stream) -> int | None:
+    """The frame count a video stream's header declares (MP4 frame count, or duration x rate), if any."""
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.base_rate
+    seconds = None
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    else:  # Matroska keeps the stream duration as a tag, e.g. "00:00:05.042000000"
+        tag = (stream.metadata or {}).get("DURATION")
+        try:
+            h, m, sec = tag.split(":")
+            seconds = int(h) * 3600 + int(m) * 60 + float(sec)
+        except (AttributeError, ValueError):
+            seconds = None
+    if not rate or not seconds or seconds <= 0:
+        return None
+    return int(round(seconds * float(rate)))
 
 
 def _read_decord(path: Path, indices: Sequence[int] | None, expected_frames: int | None) -> np.ndarray:

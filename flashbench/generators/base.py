@@ -27,7 +27,7 @@ class GeneratorInfo:
     nfe: int  # network function evaluations per video (steps x CFG branches)
     checkpoint_sha256: str | None = None
     dtype: str = "float32"
-    reference: bool = False  # True when running tiny reference checkpoints, not official weights
+    reference: bool = False  # True when not running official weights (tiny reference checkpoint or random init)
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -196,7 +196,10 @@ class VideoFolderGenerator:
         self.root = Path(path)
         if not self.root.is_dir():
             raise InputError(f"{self.root}: video folder not found")
-        self.files = {p.stem: p for p in sorted(self.root.iterdir()) if p.suffix.lower() in video_io.VIDEO_EXTS}
+        self.files = {
+            p.stem: p for p in sorted(self.root.iterdir())
+            if p.suffix.lower() in video_io.VIDEO_EXTS and not p.name.startswith(".")  # dot-files: partial writes, OS litter
+        }
         if not self.files:
             raise InputError(f"{self.root}: no videos ({', '.join(video_io.VIDEO_EXTS)}) in the folder")
         completeness = ""

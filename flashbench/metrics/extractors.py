@@ -66,13 +66,20 @@ def module_sha256(module: nn.Module) -> str:
     return h.hexdigest()
 
 
-def _jit_load(path, device: str) -> torch.jit.ScriptModule:
+def _jit_load(path, device: str, name: str) -> torch.jit.ScriptModule:
     """Load an official TorchScript file (the format the publishers ship; its deprecation notice is noise here)."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        return torch.jit.load(str(path), map_location=device).eval()
+        try:
+            return torch.jit.load(str(path), map_location=device).eval()
+        except (RuntimeError, ValueError) as exc:  # verified bytes that are not TorchScript (a wrong file was imported)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
+            raise InputError(
+                f"{path}: cannot load it as TorchScript ({first}); it is not the expected file - import the right one "
+                f"with `flashbench weights import {name} PATH --force`"
+            ) from None
 
 
 def _check_mode(mode: str) -> None:
@@ -169,7 +176,7 @@ def load_inception(mode: Mode = "auto", device: str = "cpu") -> InceptionExtract
     """The FID feature extractor: official TorchScript from the cache, or the seeded proxy."""
     if _use_official(mode, INCEPTION_WEIGHTS):
         path = weights.require(INCEPTION_WEIGHTS)
-        script = _jit_load(path, device)
+        script = _jit_load(path, device, INCEPTION_WEIGHTS)
         if not hasattr(script, "layers"):
             raise InputError(f"{path}: TorchScript has no `layers` submodule; it is not the clean-fid Inception file")
         info = ExtractorInfo(name=INCEPTION_WEIGHTS, sha256=weights.verified_sha256(INCEPTION_WEIGHTS), official=True, dim=2048,
@@ -339,7 +346,7 @@ def load_i3d(mode: Mode = "auto", device: str = "cpu") -> I3DExtractor:
     """The FVD feature extractor: official TorchScript from the cache, or the seeded proxy."""
     if _use_official(mode, I3D_WEIGHTS):
         path = weights.require(I3D_WEIGHTS)
-        script = _jit_load(path, device)
+        script = _jit_load(path, device, I3D_WEIGHTS)
         info = ExtractorInfo(name=I3D_WEIGHTS, sha256=weights.verified_sha256(I3D_WEIGHTS), official=True, dim=400,
                              notes="StyleGAN-V TorchScript, rescale=True resize=True return_features=True")
         return I3DExtractor(script, info, device)

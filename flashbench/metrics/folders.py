@@ -55,38 +55,68 @@ def list_media(folder: Path) -> tuple[str, list[Path]]:
     return ("images", images) if images else ("videos", videos)
 
 
+_HIGH_DEPTH_MODES = ("I", "F")  # PIL modes of 16/32-bit integer and float images ("I;16..." start with "I")
+
+
 def _read_image(path: Path) -> np.ndarray:
+    """An 8-bit RGB image as uint8 (H, W, 3); 16-bit or float images are refused, not clipped."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
+            if im.mode.split(";")[0] in _HIGH_DEPTH_MODES:
+                raise InputError(
+                    f"{path}: image mode {im.mode} (16-bit or float); FID scores 8-bit images - convert it to 8-bit RGB first"
+                )
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"{path}: cannot read image ({exc})") from exc
+
+
+class _SameSize:
+    """Refuses a folder whose files differ in frame size, naming the odd file (a stray or mis-exported file)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.first: tuple[Path, tuple[int, int]] | None = None
+
+    def check(self, path: Path, shape: tuple[int, ...]) -> None:
+        hw = (int(shape[0]), int(shape[1]))
+        if self.first is None:
+            self.first = (path, hw)
+        elif hw != self.first[1]:
+            (p0, (h0, w0)) = self.first
+            raise InputError(
+                f"{path}: {hw[0]}x{hw[1]}, but {p0.name} is {h0}x{w0}; the files of one folder ({self.folder}) must share "
+                "one size - resize them to one size or split the folder"
+            )
 
 
 def fid_folder_stats(folder: Path, extractor: Any, *, skip_first: bool = True, stride: int = 1, batch_size: int = 32,
                      progress: Callable[[int], None] | None = None) -> tuple[FeatureStats, dict[str, Any]]:
     kind, files = list_media(folder)
     stats = FeatureStats.empty(int(extractor.info.dim))
+    same = _SameSize(Path(folder))
     if kind == "images":
         for start in range(0, len(files), batch_size):
             chunk = files[start:start + batch_size]
             imgs = [_read_image(p) for p in chunk]
-            shapes = {im.shape for im in imgs}
-            for shape in sorted(shapes):  # same-size images batch together
-                stats.update(fid_features(extractor, np.stack([im for im in imgs if im.shape == shape]), batch_size))
+            for p, im in zip(chunk, imgs):
+                same.check(p, im.shape)
+            stats.update(fid_features(extractor, np.stack(imgs), batch_size))
             if progress:
                 progress(len(chunk))
     else:
         for path in files:
             frames = read_video(path)
+            same.check(path, frames.shape[1:3])
             idx = fid_frame_indices(frames.shape[0], skip_first=skip_first, stride=stride)
             if idx.size:
                 stats.update(fid_features(extractor, frames[idx], batch_size))
             if progress:
                 progress(1)
-    return stats, {"folder": str(folder), "kind": kind, "files": len(files), "samples": stats.n}
+    size = same.first[1] if same.first else None
+    return stats, {"folder": str(folder), "kind": kind, "files": len(files), "samples": stats.n, "size": size}
 
 
 def fvd_folder_stats(folder: Path, extractor: Any, *, clip: str = "uniform16", clip_frames: int = 16,
@@ -95,13 +125,18 @@ def fvd_folder_stats(folder: Path, extractor: Any, *, clip: str = "uniform16", c
     if kind != "videos":
         raise InputError(f"{folder}: FVD needs videos, the folder holds images")
     stats = FeatureStats.empty(int(extractor.info.dim))
+    same = _SameSize(Path(folder))
+    short = 0
     for path in files:
         frames = read_video(path)
+        same.check(path, frames.shape[1:3])
+        short += clip == "uniform16" and frames.shape[0] < clip_frames
         idx = fvd_clip_indices(frames.shape[0], clip, clip_frames)
         stats.update(fvd_features(extractor, frames[idx][None]))
         if progress:
             progress(1)
-    return stats, {"folder": str(folder), "kind": kind, "files": len(files), "samples": stats.n}
+    size = same.first[1] if same.first else None
+    return stats, {"folder": str(folder), "kind": kind, "files": len(files), "samples": stats.n, "size": size, "short_videos": int(short)}
 
 
 def score_folders(metric: str, real: Path, fake: Path, extractor: Any, *, progress_factory=None, **settings: Any) -> FolderScore:
@@ -125,4 +160,8 @@ def score_folders(metric: str, real: Path, fake: Path, extractor: Any, *, progre
         warnings.simplefilter("always", RuntimeWarning)
         value = fid_from_stats(rs, fs) if metric == "fid" else fvd_from_stats(rs, fs)
     notes = [str(w.message) for w in caught]
+    for info in (rinfo, finfo):
+        if info.get("short_videos"):
+            notes.append(f"{info['folder']}: {info['short_videos']} video(s) shorter than {settings.get('clip_frames', 16)} frames; "
+                         "their uniform clips repeat frames")
     return FolderScore(metric, float(value), extractor.info.to_dict(), rinfo, finfo, dict(settings), notes)
