@@ -15,6 +15,7 @@ Uses the proxy extractors (same architectures and FLOPs as the official networks
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 import warnings
@@ -66,6 +67,7 @@ def bench_fid(videos: int, frames: int, size: tuple[int, int]) -> None:
         warnings.simplefilter("ignore", RuntimeWarning)
         fid_from_stats(stats, other)
     print(f"  one-off Fréchet distance (2048-d, float64): {time.perf_counter() - t0:.3f} s per group")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def bench_iou(videos: int, frames: int, size: tuple[int, int]) -> None:

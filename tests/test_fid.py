@@ -66,6 +66,12 @@ def test_parity_with_cleanfid(tmp_path, image_sets):
     value = ours(ext, real, fake)
     assert value > 0.01
     assert value == pytest.approx(ref, rel=1e-4)
+    # the `flashbench metrics fid` front door on the very same folders
+    from flashbench.metrics.folders import score_folders
+
+    front = score_folders("fid", tmp_path / "real", tmp_path / "fake", ext)
+    assert front.real["samples"] == front.fake["samples"] == 40
+    assert front.value == pytest.approx(ref, rel=1e-4)
 
 
 def test_parity_with_torchmetrics(image_sets):

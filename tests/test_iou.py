@@ -55,6 +55,11 @@ def test_box_iou_matches_torchvision():
         ref = box_iou(torch.tensor(boxes[:1]), torch.tensor(boxes[1:]))[0, 0].item()
         assert box_iou_xyxy(boxes[0], boxes[1]) == pytest.approx(ref, rel=1e-9, abs=1e-12)
     assert box_iou_xyxy(np.zeros(4), np.array([1, 1, 5, 5.0])) == 0.0  # empty predicted box
+    # empty cases: one empty box -> 0 in torchvision too; two empty boxes -> torchvision 0/0 = NaN,
+    # the protocol 0 (pycocotools' convention; such a frame is never scored: the object is invisible)
+    empty, gt = torch.zeros(1, 4, dtype=torch.float64), torch.tensor([[1.0, 1.0, 5.0, 5.0]], dtype=torch.float64)
+    assert box_iou(empty, gt)[0, 0].item() == box_iou_xyxy(np.zeros(4), gt[0].numpy()) == 0.0
+    assert math.isnan(box_iou(empty, empty)[0, 0].item()) and box_iou_xyxy(np.zeros(4), np.zeros(4)) == 0.0
 
 
 def test_score_video_per_frame_values_and_means():

@@ -93,8 +93,30 @@ def test_a_pool_too_small_names_the_group(tmp_path, pool):
 
 def test_short_videos_leave_the_pool(tmp_path, pool):
     root, _ = pool
-    with pytest.raises(InputError, match="8 video\\(s\\) excluded as too short"):
-        build_benchmark("magicdata", tmp_path / "b", src=root, **{**ARGS, "num_frames": 12})
+    # every video too short: said as such, with or without --allow-short (which records a
+    # shortfall; it does not turn an unusable pool into an empty benchmark)
+    for allow_short in (False, True):
+        with pytest.raises(InputError, match=r"no video of the pool is usable \(8 videos: 8 shorter than --frames 12 \(they have 9\.\.9 frames\)\)"):
+            build_benchmark("magicdata", tmp_path / "c", src=root, allow_short=allow_short, **{**ARGS, "num_frames": 12})
+    assert not (tmp_path / "c" / "manifest.json").exists()
+    # some too short, the rest too few: the shortfall message counts the excluded ones
+    with pytest.raises(InputError, match="7 video\\(s\\) excluded as too short"):
+        build_benchmark("magicdata", tmp_path / "d", src=_short_pool(tmp_path, pool), **{**ARGS, "num_frames": 9})
+
+
+def _short_pool(tmp_path, pool):
+    """A copy of the pool where all but one video lose their last frame (masks too)."""
+    import shutil
+
+    from flashbench.data.video import read_video, write_video
+
+    root, _ = pool
+    dst = tmp_path / "short"
+    shutil.copytree(root, dst)
+    for vid in list(POOL)[1:]:
+        write_video(dst / "videos" / f"{vid}.mp4", read_video(root / "videos" / f"{vid}.mp4")[:8])
+        (dst / "masks" / vid / "annotated_frame_00008.png").unlink()
+    return dst
 
 
 def _copy(pool, tmp_path, ids=("a1",)):

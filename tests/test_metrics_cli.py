@@ -150,6 +150,8 @@ def test_bad_folders_are_refused_naming_the_file(folders, tmp_path, monkeypatch,
     Image.fromarray(vids["fake"][0][1][:20]).save(mixed / "b.png")  # 20x48 among 32x48
     code, err = _main_exit(monkeypatch, capsys, ["metrics", "fid", "--real", real, "--fake", str(mixed), "--extractor", "proxy", "--no-progress"])
     assert code == 2 and "b.png: 20x48, but a.png is 32x48" in err and "Traceback" not in err
+    code, err = _main_exit(monkeypatch, capsys, ["metrics", "fid", "--real", real, "--fake", str(tmp_path), "--no-progress"])
+    assert code == 2 and "no images" in err and "subfolders (mixed) are not read: pass one of them" in err
     deep = tmp_path / "deep"
     deep.mkdir()
     for i in range(2):  # 16-bit greyscale: PIL's RGB conversion would clip it silently
@@ -165,3 +167,19 @@ def test_bad_folders_are_refused_naming_the_file(folders, tmp_path, monkeypatch,
     code, err = _main_exit(monkeypatch, capsys, ["metrics", "fid", "--real", str(root / "real_videos"), "--fake", str(cut),
                                                  "--extractor", "proxy", "--no-progress"])
     assert code == 2 and "v1.mkv: decodes to" in err and "truncated" in err and "Traceback" not in err
+
+
+def test_non_finite_features_name_the_file_and_extractor(folders):
+    """A broken weight file that yields NaN features is reported, not a bare ValueError from the statistics."""
+    from flashbench.metrics import ExtractorInfo
+    from flashbench.metrics.folders import score_folders
+
+    class NanNet:
+        info = ExtractorInfo(name="broken-net", sha256=None, official=True, dim=4)
+
+        def __call__(self, x):
+            return torch.full((x.shape[0], 4), float("nan"))
+
+    root, _ = folders
+    with pytest.raises(InputError, match=r"v0\.mkv: the extractor broken-net produced NaN or infinite features"):
+        score_folders("fid", root / "real_videos", root / "fake_videos", NanNet())

@@ -74,6 +74,21 @@ def test_segmenter_modes_without_weights():
         load_segmenter("magic")
 
 
+def test_a_wrong_sam2_checkpoint_is_named(tmp_path, monkeypatch):
+    """A readable torch file that is not the checkpoint fails with its path and the fix, not a state-dict traceback."""
+    import torch
+
+    from flashbench import weights
+    from flashbench.errors import InputError
+
+    monkeypatch.setenv("FLASHBENCH_HOME", str(tmp_path / "home"))
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"model": {"not_a_sam2_key": torch.zeros(2)}}, wrong)
+    weights.import_file("sam2.1_hiera_tiny", wrong)
+    with pytest.raises(InputError, match=r"sam2\.1_hiera_tiny\.pt: cannot load it as the sam2\.1_hiera_tiny checkpoint.*--force"):
+        load_segmenter("sam2", model="sam2.1_hiera_tiny")
+
+
 def test_sam2_inmemory_frames_match_sam2_loader(tmp_path):
     """Our in-memory frames equal what SAM2's own folder loader makes of the same pixels (PNG bytes, no JPEG loss)."""
     import torch

@@ -98,6 +98,8 @@ def test_cli_exit_codes(bench):
     res = runner.invoke(app, ["validate", str(bench), "--no-progress"])
     assert res.exit_code == 0 and "valid" in res.output
     assert "6 videos, 12 files hashed; frames 9; size" in res.output  # the summary line, not wrapped into fragments
+    res = runner.invoke(app, ["validate", str(bench), "--workers", "2"])  # with the progress bar and the decode pool
+    assert res.exit_code == 0 and "6 videos, 12 files hashed" in res.output, res.output
     rel = _manifest(bench)["items"][1]["video"]
     with open(bench / rel, "ab") as f:
         f.write(b"x")

@@ -25,10 +25,16 @@ def register(app: typer.Typer) -> None:
         if progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-            with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
+            # no refresh thread: the decode workers are forked while the bar is shown
+            with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
+                          auto_refresh=False) as bar:
                 tid = bar.add_task("validate", total=None)
-                rep = check_benchmark(root, decode=decode, workers=workers,
-                                      progress=lambda n, total: bar.update(tid, completed=n, total=total))
+
+                def advance(n: int, total: int) -> None:
+                    bar.update(tid, completed=n, total=total)
+                    bar.refresh()
+
+                rep = check_benchmark(root, decode=decode, workers=workers, progress=advance)
         else:
             rep = check_benchmark(root, decode=decode, workers=workers)
         console.print(summary_table(rep))

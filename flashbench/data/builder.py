@@ -352,6 +352,19 @@ def build_benchmark(
             if kept:
                 by_group[group_for_count(len(kept))].append(s["pool_id"])
                 scan_by_id[s["pool_id"]] = s
+        if not scan_by_id:  # --allow-short must not turn "nothing usable" into an empty benchmark
+            too_short = [s for s in scans if s.get("excluded")]
+            lengths = sorted({int(s.get("num_frames_available", 0)) for s in too_short})
+            have = f" (they have {lengths[0]}..{lengths[-1]} frames)" if lengths else ""
+            reasons = []
+            if too_short:
+                reasons.append(f"{len(too_short)} shorter than --frames {num_frames}{have}")
+            if len(scans) > len(too_short):
+                reasons.append(f"{len(scans) - len(too_short)} with no object passing the track filter {track_filter}")
+            raise InputError(
+                f"{src_path}: no video of the pool is usable ({len(scans)} videos: {'; '.join(reasons)}); "
+                "lower --frames or use another source folder"
+            )
         shortfall = {g: per_group - len(by_group[g]) for g in GROUPS if len(by_group[g]) < per_group}
         if shortfall and not allow_short:
             counts = ", ".join(f"{g}: {len(by_group[g])}" for g in GROUPS)

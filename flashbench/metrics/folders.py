@@ -51,7 +51,9 @@ def list_media(folder: Path) -> tuple[str, list[Path]]:
     if images and videos:
         raise InputError(f"{folder}: holds both images and videos; put each kind in its own folder")
     if not images and not videos:
-        raise InputError(f"{folder}: no images ({', '.join(IMAGE_EXTS)}) or videos ({', '.join(VIDEO_EXTS)})")
+        subs = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        hint = f"; subfolders ({', '.join(subs[:3])}{', ...' if len(subs) > 3 else ''}) are not read: pass one of them" if subs else ""
+        raise InputError(f"{folder}: no images ({', '.join(IMAGE_EXTS)}) or videos ({', '.join(VIDEO_EXTS)}){hint}")
     return ("images", images) if images else ("videos", videos)
 
 
@@ -71,6 +73,16 @@ def _read_image(path: Path) -> np.ndarray:
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"{path}: cannot read image ({exc})") from exc
+
+
+def _add(stats: FeatureStats, feats: np.ndarray, source: Path, extractor: Any) -> None:
+    """Add features, naming the file and the extractor when they are not finite (a broken weight file)."""
+    if not np.isfinite(feats).all():
+        raise InputError(
+            f"{source}: the extractor {extractor.info.name} produced NaN or infinite features; its weights are broken - "
+            "check them with `flashbench weights verify` or score with --extractor proxy"
+        )
+    stats.update(feats)
 
 
 class _SameSize:
@@ -103,7 +115,7 @@ def fid_folder_stats(folder: Path, extractor: Any, *, skip_first: bool = True, s
             imgs = [_read_image(p) for p in chunk]
             for p, im in zip(chunk, imgs):
                 same.check(p, im.shape)
-            stats.update(fid_features(extractor, np.stack(imgs), batch_size))
+            _add(stats, fid_features(extractor, np.stack(imgs), batch_size), chunk[0].parent, extractor)
             if progress:
                 progress(len(chunk))
     else:
@@ -112,7 +124,7 @@ def fid_folder_stats(folder: Path, extractor: Any, *, skip_first: bool = True, s
             same.check(path, frames.shape[1:3])
             idx = fid_frame_indices(frames.shape[0], skip_first=skip_first, stride=stride)
             if idx.size:
-                stats.update(fid_features(extractor, frames[idx], batch_size))
+                _add(stats, fid_features(extractor, frames[idx], batch_size), path, extractor)
             if progress:
                 progress(1)
     size = same.first[1] if same.first else None
@@ -132,7 +144,7 @@ def fvd_folder_stats(folder: Path, extractor: Any, *, clip: str = "uniform16", c
         same.check(path, frames.shape[1:3])
         short += clip == "uniform16" and frames.shape[0] < clip_frames
         idx = fvd_clip_indices(frames.shape[0], clip, clip_frames)
-        stats.update(fvd_features(extractor, frames[idx][None]))
+        _add(stats, fvd_features(extractor, frames[idx][None]), path, extractor)
         if progress:
             progress(1)
     size = same.first[1] if same.first else None

@@ -290,7 +290,16 @@ class SAM2Segmenter:
             ckpt, digest, official = str(weights.require(model)), weights.verified_sha256(model), True
         # image_size other than the config's 1024 exists for fast plumbing tests; never official
         overrides = [f"++model.image_size={int(image_size)}"] if image_size else []
-        self.predictor = build_sam2_video_predictor(SAM2_CONFIGS[model], ckpt_path=ckpt, device=device, hydra_overrides_extra=overrides)
+        try:
+            self.predictor = build_sam2_video_predictor(SAM2_CONFIGS[model], ckpt_path=ckpt, device=device, hydra_overrides_extra=overrides)
+        except (RuntimeError, KeyError, EOFError, ValueError) as exc:
+            if ckpt is None:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
+            raise InputError(
+                f"{ckpt}: cannot load it as the {model} checkpoint ({type(exc).__name__}: {first}); import the right file "
+                f"with `flashbench weights import {model} PATH --force`"
+            ) from None
         self.prompt = prompt
         self.device = device
         official = official and not image_size
