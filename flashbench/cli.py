@@ -40,6 +40,10 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     try:
         app()
+    except KeyboardInterrupt:
+        # every long command writes atomically and resumes: nothing to clean up here
+        print("\ninterrupted: finished work is kept; rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)
     except FlashBenchError as exc:
         from rich.console import Console
 

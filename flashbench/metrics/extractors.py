@@ -318,7 +318,17 @@ class I3DExtractor:
         if x.dtype != torch.uint8:
             raise ValueError(f"I3D input must be uint8 0..255 (the network rescales itself), got {x.dtype}")
         with torch.no_grad():
-            out = self.net(x.to(self.device), rescale=True, resize=True, return_features=True)
+            try:
+                out = self.net(x.to(self.device), rescale=True, resize=True, return_features=True)
+            except (RuntimeError, TypeError) as exc:
+                if not self.info.official:
+                    raise
+                # a TorchScript file with another call signature fails only here, at its first call
+                raise InputError(
+                    f"{self.info.name}: the I3D file does not take (x, rescale, resize, return_features) "
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); it is not StyleGAN-V's "
+                    "i3d_torchscript.pt - import the right file with `flashbench weights import i3d_torchscript PATH --force`"
+                ) from exc
         out = out.reshape(x.shape[0], -1)
         if out.shape[1] != self.dim:
             raise ValueError(f"{self.info.name}: produced {out.shape[1]}-d features, expected {self.dim}")
