@@ -33,12 +33,13 @@ from . import __version__, paths
 from .aggregate import VideoOutcome, aggregate
 from .data import trajectory as traj_ops
 from .data import video as video_io
+from .data.video import resize_frames
 from .data.benchmark import Benchmark, Sample
 from .data.schema import GROUPS, ItemInfo, ObjectTrack
 from .distributed import DistContext
 from .errors import FlashBenchError, InputError
 from .generators.base import GenerationRequest, Generator, as_generated
-from .generators.builtin import resize_frames, safe_name
+from .generators.builtin import safe_name
 from .protocol import Protocol
 from .seeding import item_seed
 from .utils.atomic import atomic_path, atomic_write_json, sha256_json

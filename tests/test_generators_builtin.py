@@ -10,7 +10,8 @@ from flashbench.data.trajectory import Trajectory
 from flashbench.data.video import write_video
 from flashbench.errors import InputError
 from flashbench.generators import GenerationRequest, load_generator
-from flashbench.generators.builtin import CopyPasteGenerator, StaticGenerator, VideoFolderGenerator, resize_frames
+from flashbench.data.video import resize_frames
+from flashbench.generators.builtin import CopyPasteGenerator, StaticGenerator, VideoFolderGenerator
 
 
 def _square_request(kind: str = "box") -> GenerationRequest:

@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import FlashBenchError, InputError
 from ..utils.atomic import atomic_write_json, sha256_file, sha256_json
 from .benchmark import MANIFEST
+from . import video as video_io
 from .schema import FORMAT, FORMAT_VERSION, GROUPS, Annotation, ItemInfo, ObjectTrack, group_for_count
 
 SOURCES = ("synth", "magicdata", "videos")
@@ -198,12 +199,9 @@ def pool_item(source: Any, out: str, vid: str, group: str, scan: dict[str, Any],
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     """Bicubic (antialiased) resize of uint8 frames to ``size`` = (H, W); no-op when equal or None."""
-    if size is None or tuple(frames.shape[1:3]) == tuple(size):
+    if size is None:
         return frames
-    from PIL import Image
-
-    h, w = size
-    return np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BICUBIC)) for f in frames])
+    return video_io.resize_frames(frames, int(size[0]), int(size[1]))
 
 
 def resize_masks(masks: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

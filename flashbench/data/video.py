@@ -225,3 +225,16 @@ def uniform_indices(num_frames: int, n: int) -> np.ndarray:
     if n < 1 or num_frames < 1:
         raise ValueError(f"need n >= 1 and num_frames >= 1, got n={n}, num_frames={num_frames}")
     return np.round(np.linspace(0, num_frames - 1, n)).astype(np.int64)
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bicubic resize with antialias (PROTOCOL section 3), uint8 in and out; a no-op at the same size."""
+    check_frames(frames)
+    if frames.shape[1:3] == (height, width):
+        return frames
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    y = F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
+    return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()

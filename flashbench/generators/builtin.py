@@ -14,26 +14,24 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import ndimage
 
 from .. import __version__
 from ..data import video as video_io
 from ..data.trajectory import Trajectory
+from ..data.video import resize_frames
 from ..errors import InputError
 from .base import GeneratedVideo, GenerationRequest, GeneratorInfo
 
 ALL_TRAJECTORIES = ("box", "mask", "sparse_box")
 
 
-def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bicubic resize with antialias (PROTOCOL section 3), uint8 in and out."""
-    if frames.shape[1:3] == (height, width):
-        return frames
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    y = F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
-    return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+def _builtin_info(name: str, notes: str, max_frames: int | None = None) -> GeneratorInfo:
+    """Info of a parameter-free built-in: no network, no NFE, any size, every trajectory type."""
+    return GeneratorInfo(
+        name=name, version=__version__, parameters=0, native_size=None, max_frames=max_frames,
+        trajectory_types=ALL_TRAJECTORIES, nfe=0, notes=notes,
+    )
 
 
 class GroundTruthGenerator:
@@ -49,10 +47,7 @@ class GroundTruthGenerator:
 
     @staticmethod
     def describe() -> GeneratorInfo:
-        return GeneratorInfo(
-            name="ground-truth", version=__version__, parameters=0, native_size=None, max_frames=None,
-            trajectory_types=ALL_TRAJECTORIES, nfe=0, notes="the real videos: an upper bound",
-        )
+        return _builtin_info("ground-truth", "the real videos: an upper bound")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
         out = []
@@ -72,10 +67,7 @@ class StaticGenerator:
 
     @staticmethod
     def describe() -> GeneratorInfo:
-        return GeneratorInfo(
-            name="static", version=__version__, parameters=0, native_size=None, max_frames=None,
-            trajectory_types=ALL_TRAJECTORIES, nfe=0, notes="first frame repeated: the no-motion floor",
-        )
+        return _builtin_info("static", "first frame repeated: the no-motion floor")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
         return [GeneratedVideo(np.repeat(req.first_frame[None], req.num_frames, axis=0)) for req in requests]
@@ -113,10 +105,7 @@ class CopyPasteGenerator:
 
     @staticmethod
     def describe() -> GeneratorInfo:
-        return GeneratorInfo(
-            name="copy-paste", version=__version__, parameters=0, native_size=None, max_frames=None,
-            trajectory_types=ALL_TRAJECTORIES, nfe=0, notes="frame-0 cut-outs moved along the boxes",
-        )
+        return _builtin_info("copy-paste", "frame-0 cut-outs moved along the boxes")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
         return [GeneratedVideo(self._one(req)) for req in requests]
@@ -209,10 +198,7 @@ class VideoFolderGenerator:
             first = next(iter(self.files.values()))
             frames = video_io.probe(first).num_frames
         label = name or f"video-folder:{self.root.name}"
-        self.info = GeneratorInfo(
-            name=label, version=__version__, parameters=0, native_size=None, max_frames=int(frames),
-            trajectory_types=ALL_TRAJECTORIES, nfe=0, notes=f"pre-generated videos from {self.root}{completeness}",
-        )
+        self.info = _builtin_info(label, f"pre-generated videos from {self.root}{completeness}", max_frames=int(frames))
 
     def _check_names(self, benchmark: str) -> str:
         """Refuse files named after no benchmark video; say how many benchmark videos are missing."""
