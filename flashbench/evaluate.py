@@ -309,6 +309,7 @@ def _finite(obj: Any) -> Any:
 
 def _real_cache_dir(p: Plan, scorers: Scorers) -> Path:
     key = sha256_json({
+        "flashbench": __version__,  # a new release may score differently: never reuse across releases
         "scorers": scorers.identity(),
         "protocol": p.protocol.hash(),
         "gt_indices": p.gt_indices.tolist(),
@@ -341,7 +342,7 @@ def score_missing(p: Plan, items: Sequence[ItemInfo], scorers: Scorers, progress
     """Per-video metrics for every generated item without a current score file."""
     from .metrics import fid_features, fid_frame_indices, fvd_clip_indices, fvd_features, score_video
 
-    metric_key = sha256_json({"scorers": scorers.identity(), "protocol": p.protocol.hash()})[:20]
+    metric_key = sha256_json({"flashbench": __version__, "scorers": scorers.identity(), "protocol": p.protocol.hash()})[:20]
     fid_idx = fid_frame_indices(p.gen_frames, skip_first=p.protocol.fid_skip_first_frame, stride=p.protocol.fid_frame_stride)
     fvd_idx = fvd_clip_indices(p.gen_frames, p.protocol.fvd_clip, p.protocol.fvd_clip_frames)
     for info in items:
