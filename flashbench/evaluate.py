@@ -170,6 +170,7 @@ def build_request(sample: Sample, p: Plan, seed: int) -> GenerationRequest:
         width=sample.info.width,
         seed=item_seed(seed, sample.video_id),
         fps=sample.info.fps,
+        map_style=p.protocol.map_style,
     )
 
 

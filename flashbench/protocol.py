@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from .data.trajectory import DEFAULT_MAP_STYLE, MAP_STYLES
 from .utils.atomic import sha256_json
 
 TRAJECTORY_TYPES = ("box", "mask", "sparse_box")
@@ -22,6 +23,7 @@ class Protocol:
     # conditions (section 2)
     trajectory: str = "box"
     sparse_box_frames: int = 8  # listed frames for `sparse_box` (fewer than 10)
+    map_style: str = DEFAULT_MAP_STYLE  # how conditions are drawn for map-conditioned models (docs/map-styles.md)
     # frame alignment (section 3)
     num_frames: int | None = None  # None: the benchmark's stored frame count
     resize: str = "bicubic-antialias"
@@ -48,6 +50,8 @@ class Protocol:
             raise ValueError(f"fid_frame_stride must be >= 1, got {self.fid_frame_stride}")
         if not 1 <= self.sparse_box_frames < 10:
             raise ValueError(f"sparse_box_frames must be in 1..9, got {self.sparse_box_frames}")
+        if self.map_style not in MAP_STYLES:
+            raise ValueError(f"map_style must be one of {tuple(MAP_STYLES)}, got {self.map_style!r}")
         if self.sam2_prompt not in ("mask", "box"):
             raise ValueError(f"sam2_prompt must be 'mask' or 'box', got {self.sam2_prompt!r}")
 

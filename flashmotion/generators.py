@@ -178,7 +178,7 @@ class FlashMotionGenerator:
         h, w = _work_size(self.size, self.config, req.height, req.width)
         m, src, out_idx = frame_plan(req.num_frames, self.info.max_frames)
         traj = resample(req.trajectory, src) if src is not None else req.trajectory
-        maps = render_maps(scale_trajectory(traj, h, w))
+        maps = render_maps(scale_trajectory(traj, h, w), req.map_style)
         if maps.shape[0] < m:  # pad to a valid VAE length by holding the last map
             maps = np.concatenate([maps, np.repeat(maps[-1:], m - maps.shape[0], axis=0)])
         first = resize_frames(req.first_frame[None], h, w)[0]

@@ -1,4 +1,4 @@
-"""Trajectory conditions and maps: render_maps and decode_map_boxes round trip (PROTOCOL section 2)."""
+"""Trajectory conditions and maps: map styles, render_maps and decode_map_boxes round trip."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from flashbench.data.schema import Annotation, ObjectTrack
 from flashbench.data.trajectory import (
-    PALETTE,
+    MAP_STYLES,
     Trajectory,
     box_thickness,
     decode_map_boxes,
@@ -18,6 +18,7 @@ from flashbench.data.trajectory import (
 )
 
 H, W, T = 40, 64, 9
+FULL = MAP_STYLES["full-intensity"].colours(16)
 
 
 def _annotation():
@@ -33,28 +34,30 @@ def _annotation():
     return Annotation("v", T, H, W, objs), masks
 
 
+@pytest.mark.parametrize("style", sorted(MAP_STYLES))
 @pytest.mark.parametrize("kind", ["box", "mask"])
-def test_maps_round_trip_to_the_boxes(kind):
+def test_maps_round_trip_to_the_boxes(kind, style):
     ann, masks = _annotation()
     traj = from_annotation(ann, kind)
-    maps = render_maps(traj)
+    maps = render_maps(traj, style)
+    colours = MAP_STYLES[style].colours(3)
     assert maps.shape == (T, H, W, 3) and maps.dtype == np.uint8
-    decoded = decode_map_boxes(maps, 3)
+    decoded = decode_map_boxes(maps, 3, style)
     np.testing.assert_array_equal(decoded, traj.boxes)  # zeros where the object is gone, too
-    # frame 0 is always the filled masks, in the palette colour of each object
+    # frame 0 is always the filled masks, in the colour of each object
     for k in range(3):
-        np.testing.assert_array_equal(np.all(maps[0] == PALETTE[k], axis=-1), masks[k, 0])
+        np.testing.assert_array_equal(np.all(maps[0] == colours[k], axis=-1), masks[k, 0])
     if kind == "mask":
         for k in range(3):
-            np.testing.assert_array_equal(np.all(maps == PALETTE[k], axis=-1), masks[k])
+            np.testing.assert_array_equal(np.all(maps == colours[k], axis=-1), masks[k])
 
 
 def test_box_maps_are_outlines_of_the_documented_thickness():
     ann, _ = _annotation()
-    maps = render_maps(from_annotation(ann, "box"))
+    maps = render_maps(from_annotation(ann, "box"), "full-intensity")
     th = box_thickness(H, W)
     assert th == 1 and box_thickness(240, 416) == 2 and box_thickness(704, 1280) == 7 and box_thickness(50, 99) == 1
-    red = np.all(maps[3] == PALETTE[0], axis=-1)
+    red = np.all(maps[3] == FULL[0], axis=-1)
     x0, y0, x1, y1 = 5, 4, 13, 12
     assert red[y0, x0:x1].all() and red[y1 - 1, x0:x1].all() and red[y0:y1, x0].all() and red[y0:y1, x1 - 1].all()
     assert not red[y0 + th : y1 - th, x0 + th : x1 - th].any()  # hollow
@@ -66,23 +69,23 @@ def test_thickness_rule_on_a_larger_frame():
     m = np.zeros((2, h, w), bool)
     m[:, 50:150, 60:200] = True
     ann = Annotation("v", 2, h, w, (ObjectTrack.from_masks(0, "o", m),))
-    maps = render_maps(from_annotation(ann, "box"))
-    hit = np.all(maps[1] == PALETTE[0], axis=-1)
+    maps = render_maps(from_annotation(ann, "box"), "full-intensity")
+    hit = np.all(maps[1] == FULL[0], axis=-1)
     th = max(1, min(h, w) // 100)
     assert th == 2
     assert hit[50 : 50 + th, 100].all() and not hit[50 + th, 100]
-    np.testing.assert_array_equal(decode_map_boxes(maps, 1)[0, 1], [60, 50, 200, 150])
+    np.testing.assert_array_equal(decode_map_boxes(maps, 1, "full-intensity")[0, 1], [60, 50, 200, 150])
 
 
 def test_sparse_box_unlisted_frames_are_black():
     ann, _ = _annotation()
     traj = from_annotation(ann, "sparse_box", sparse_frames=3)
     assert traj.frame_indices == (0, 4, 8) == sparse_frame_indices(T, 3)
-    maps = render_maps(traj)
+    maps = render_maps(traj, "full-intensity")
     listed = set(traj.frame_indices)
     for t in range(T):
         assert maps[t].any() == (t in listed and (t == 0 or traj.visible[:, t].any()))
-    decoded = decode_map_boxes(maps, 3)
+    decoded = decode_map_boxes(maps, 3, "full-intensity")
     for t in listed:
         np.testing.assert_array_equal(decoded[:, t], traj.boxes[:, t])
 

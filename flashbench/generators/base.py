@@ -13,7 +13,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..data.trajectory import Trajectory
+from ..data.trajectory import DEFAULT_MAP_STYLE, Trajectory
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,12 @@ class GenerationRequest:
     width: int
     seed: int
     fps: float = 24.0
+    map_style: str = DEFAULT_MAP_STYLE  # the protocol's style; pass it to render_maps
 
     def content_hash(self) -> str:
         """A hash of everything that determines the output (for the generation cache)."""
         h = hashlib.sha256()
-        for part in (self.video_id, self.prompt, self.trajectory.type, self.num_frames, self.height, self.width, self.seed, self.fps):
+        for part in (self.video_id, self.prompt, self.trajectory.type, self.num_frames, self.height, self.width, self.seed, self.fps, self.map_style):
             h.update(repr(part).encode("utf-8"))
             h.update(b"\0")
         h.update(np.ascontiguousarray(self.first_frame).tobytes())
