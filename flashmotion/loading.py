@@ -123,16 +123,20 @@ def load_diffusers_model(model: nn.Module, folder: str | Path) -> nn.Module:
     (a mismatch is named); the weights are loaded strictly. This needs no ``accelerate``.
     """
     folder = Path(folder)
-    cfg_path = folder / "config.json"
-    if not cfg_path.exists():
+    if not (folder / "config.json").exists():
         raise InputError(f"{folder} is not a diffusers model folder (no config.json)")
+    check_diffusers_config(model, folder / "config.json")
+    return load_strict(model, read_state_dict(folder), f"diffusers weights {folder}")
+
+
+def check_diffusers_config(model: nn.Module, cfg_path: Path) -> None:
+    """Raise :class:`InputError` naming every field of ``cfg_path`` that disagrees with ``model.config``."""
     theirs = json.loads(cfg_path.read_text())
     ours = dict(model.config)
     diff = [f"{k}: folder {theirs[k]!r} vs config {ours[k]!r}" for k in ours
             if k in theirs and not k.startswith("_") and _norm(theirs[k]) != _norm(ours[k])]
     if diff:
         raise InputError(f"{cfg_path} does not match the model config: {_fmt(diff)}")
-    return load_strict(model, read_state_dict(folder), f"diffusers weights {folder}")
 
 
 def _norm(v):
@@ -148,25 +152,43 @@ def official_transformer_state(state: Mapping[str, Tensor]) -> dict[str, Tensor]
     return convert_keys(state, keymaps.dit_official_to_ours)
 
 
-def is_diffusers_folder(path: Path) -> bool:
-    """A diffusers component folder: its config.json carries ``_diffusers_version``.
+# official Wan ``config.json`` field -> the same quantity in our (diffusers) config
+_OFFICIAL_FIELDS: dict[str, Callable[[Mapping], object]] = {
+    "dim": lambda c: c["num_attention_heads"] * c["attention_head_dim"],
+    "num_heads": lambda c: c["num_attention_heads"],
+    "ffn_dim": lambda c: c["ffn_dim"], "freq_dim": lambda c: c["freq_dim"], "num_layers": lambda c: c["num_layers"],
+    "in_dim": lambda c: c["in_channels"], "out_dim": lambda c: c["out_channels"], "text_dim": lambda c: c["text_dim"],
+    "eps": lambda c: c["eps"],
+}
 
-    (The official Wan folder also has a config.json, without that field.)
-    """
-    cfg = path / "config.json"
-    return path.is_dir() and cfg.exists() and "_diffusers_version" in json.loads(cfg.read_text())
+
+def check_official_config(model: nn.Module, cfg_path: Path) -> None:
+    """The official folder's ``config.json`` against the model: a head count is invisible in the shapes."""
+    theirs = json.loads(cfg_path.read_text())
+    ours = dict(model.config)
+    diff = [f"{k}: folder {theirs[k]!r} vs config {get(ours)!r}" for k, get in _OFFICIAL_FIELDS.items()
+            if k in theirs and _norm(theirs[k]) != _norm(get(ours))]
+    if diff:
+        raise InputError(f"{cfg_path} does not match the model config: {_fmt(diff)}")
 
 
 def load_transformer_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """A backbone from a diffusers folder, an official folder of shards, or one state-dict file."""
+    """A backbone from a diffusers folder, an official folder of shards, or one state-dict file.
+
+    The layout is read from the key names: both folders carry a ``config.json`` with a
+    ``_diffusers_version`` (the official one names ``_class_name: WanModel``), so only the keys
+    tell them apart. A diffusers ``config.json`` is checked against the model's config.
+    """
     path = Path(path)
     if path.is_dir() and (path / "transformer").is_dir():
         path = path / "transformer"
-    if is_diffusers_folder(path):
-        return load_diffusers_model(model, path)
     state = read_state_dict(path)
     if keymaps.is_official_dit(state):
-        state = official_transformer_state(state)
+        if path.is_dir() and (path / "config.json").exists():
+            check_official_config(model, path / "config.json")
+        return load_strict(model, official_transformer_state(state), f"official transformer weights {path}")
+    if path.is_dir() and (path / "config.json").exists():
+        check_diffusers_config(model, path / "config.json")
     return load_strict(model, state, f"transformer weights {path}")
 
 

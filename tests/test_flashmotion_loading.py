@@ -33,6 +33,23 @@ OFFICIAL_TOP = {
 }
 
 
+# The root config.json of the official Wan2.2-TI2V-5B folder, as published (it carries
+# ``_diffusers_version`` although the folder is in the official layout).
+OFFICIAL_ROOT_CONFIG = {
+    "_class_name": "WanModel", "_diffusers_version": "0.33.0", "dim": 3072, "eps": 1e-06, "ffn_dim": 14336,
+    "freq_dim": 256, "in_dim": 48, "model_type": "ti2v", "num_heads": 24, "num_layers": 30, "out_dim": 48,
+    "text_len": 512,
+}
+
+
+def _official_root_config(cfg) -> dict:
+    """The official root config.json for ``cfg`` (the published one for the real config)."""
+    t = cfg.transformer
+    return {**OFFICIAL_ROOT_CONFIG, "dim": t.num_attention_heads * t.attention_head_dim, "ffn_dim": t.ffn_dim,
+            "freq_dim": t.freq_dim, "num_heads": t.num_attention_heads, "num_layers": t.num_layers,
+            "in_dim": t.in_channels, "out_dim": t.out_channels}
+
+
 def _official_dit(model) -> dict[str, torch.Tensor]:
     return {keymaps.dit_ours_to_official(k): v.clone() for k, v in model.state_dict().items()}
 
@@ -62,8 +79,23 @@ def test_official_sharded_transformer_loads_identically(tmp_path, tiny_dit):
     keys = sorted(state)
     save_file({k: state[k] for k in keys[: len(keys) // 2]}, str(tmp_path / "diffusion_pytorch_model-00001-of-00002.safetensors"))
     save_file({k: state[k] for k in keys[len(keys) // 2 :]}, str(tmp_path / "diffusion_pytorch_model-00002-of-00002.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps(_official_root_config(TINY)))
     fresh = loading.load_transformer_weights(build_transformer(TINY).eval(), tmp_path)
     assert torch.equal(_dit_out(fresh), _dit_out(tiny_dit))
+    # A head count differs in no shape: the official config.json names it.
+    (tmp_path / "config.json").write_text(json.dumps({**_official_root_config(TINY), "num_heads": 4}))
+    with pytest.raises(InputError, match="num_heads: folder 4 vs config 2"):
+        loading.load_transformer_weights(build_transformer(TINY), tmp_path)
+
+
+def test_published_official_config_matches_the_real_model(tmp_path):
+    from flashmotion.configs import WAN22_TI2V_5B
+
+    assert _official_root_config(WAN22_TI2V_5B) == OFFICIAL_ROOT_CONFIG
+    with torch.device("meta"):
+        model = build_transformer(WAN22_TI2V_5B)
+    (tmp_path / "config.json").write_text(json.dumps(OFFICIAL_ROOT_CONFIG))
+    loading.check_official_config(model, tmp_path / "config.json")  # raises on any disagreement
 
 
 def test_missing_and_misshaped_keys_are_listed(tmp_path, tiny_dit):
@@ -125,6 +157,7 @@ def test_load_wan_folder_official_and_diffusers_layouts(tmp_path, tiny_dit):
     torch.save({keymaps.umt5_ours_to_official(k): v for k, v in text.state_dict().items() if "embed_tokens" not in k},
                official / "models_t5_umt5-xxl-enc-bf16.pth")
     (official / "google" / "umt5-xxl").mkdir(parents=True)
+    (official / "config.json").write_text(json.dumps(_official_root_config(TINY)))  # as the real folder has
     dit, _, _, _ = load_wan(TINY, official)
     assert torch.equal(_dit_out(dit), _dit_out(tiny_dit))
 
