@@ -74,3 +74,31 @@ class Protocol:
 
 
 DEFAULT = Protocol()
+
+# Named protocol variants, selectable with `flashbench eval --protocol NAME` and listed by
+# `flashbench ls protocols`. Each differs from `flashbench-v1` only in the fields it sets, and
+# its name is a field, so its hash differs too.
+PROTOCOLS: dict[str, Protocol] = {
+    DEFAULT.name: DEFAULT,
+    "magicbench-49": Protocol(name="magicbench-49", num_frames=49),
+}
+PROTOCOL_DESCRIPTIONS: dict[str, str] = {
+    DEFAULT.name: "FlashBench: every stored frame (121 in the full benchmark), scored per object-count group and overall",
+    "magicbench-49": "MagicBench and DAVIS as the paper evaluates them: the first 49 frames, otherwise flashbench-v1",
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    """The named protocol variant; an unknown name is an input error listing the known ones."""
+    from .errors import InputError
+
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise InputError(f"unknown protocol {name!r}; known protocols: {', '.join(PROTOCOLS)} (`flashbench ls protocols`)") from None
+
+
+def protocol_changes(protocol: Protocol) -> dict[str, Any]:
+    """The fields in which ``protocol`` differs from ``flashbench-v1`` (its name excluded)."""
+    base = DEFAULT.to_dict()
+    return {k: v for k, v in protocol.to_dict().items() if k != "name" and base[k] != v}

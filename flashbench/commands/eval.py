@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         segmenter: str = typer.Option("auto", "--segmenter", help="auto, sam2 or tracker (the weight-free proxy)."),
         device: str = typer.Option("cpu", "--device", help="Device for the metric networks."),
         label: Optional[str] = typer.Option(None, "--label", help="Method name shown in tables."),
+        protocol_name: Optional[str] = typer.Option(None, "--protocol", help="Named protocol (`flashbench ls protocols`): flashbench-v1 (default with --bench) or magicbench-49 (first 49 frames)."),
         fid_stride: Optional[int] = typer.Option(None, "--fid-stride", min=1, help="Score every k-th frame for FID (recorded in the protocol)."),
         fvd_clip: Optional[str] = typer.Option(None, "--fvd-clip", help="uniform16 (default), first16 or all."),
         bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for IoU confidence intervals (0: none)."),
@@ -50,7 +51,7 @@ def register(app: typer.Typer) -> None:
         from ..distributed import init_from_env, shutdown
         from ..embedded import PROTOCOL as EMBEDDED_PROTOCOL
         from ..evaluate import EvalConfig, run
-        from ..protocol import DEFAULT
+        from ..protocol import DEFAULT, get_protocol
 
         if extractor not in ("auto", "official", "proxy"):
             raise InputError(f"--extractor {extractor!r}: choose auto, official or proxy")
@@ -62,8 +63,10 @@ def register(app: typer.Typer) -> None:
             changes["fid_frame_stride"] = fid_stride
         if fvd_clip is not None:
             changes["fvd_clip"] = fvd_clip
+        if protocol_name is not None:
+            protocol = get_protocol(protocol_name)
         if changes:
-            base = DEFAULT if bench is not None else EMBEDDED_PROTOCOL
+            base = protocol or (DEFAULT if bench is not None else EMBEDDED_PROTOCOL)
             try:
                 protocol = base.with_(**changes)
             except ValueError as exc:

@@ -1,0 +1,44 @@
+"""Named protocol variants: magicbench-49 has its own hash, is selectable by name and listed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from flashbench.errors import InputError
+from flashbench.protocol import DEFAULT, PROTOCOLS, get_protocol, protocol_changes
+
+
+def test_magicbench_49_is_flashbench_v1_on_the_first_49_frames():
+    mb = get_protocol("magicbench-49")
+    assert mb.num_frames == 49 and mb.name == "magicbench-49"
+    assert protocol_changes(mb) == {"num_frames": 49}  # everything else as flashbench-v1
+    assert mb.hash() != DEFAULT.hash() and get_protocol("flashbench-v1") is DEFAULT
+    assert len({p.hash() for p in PROTOCOLS.values()}) == len(PROTOCOLS)
+
+
+def test_unknown_protocol_names_the_known_ones():
+    with pytest.raises(InputError, match="unknown protocol 'magicbench'.*magicbench-49"):
+        get_protocol("magicbench")
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "flashbench", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_ls_protocols_lists_names_and_hashes():
+    proc = _cli("ls", "protocols", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    listed = {r["name"]: r for r in (rows if isinstance(rows, list) else rows["protocols"])}
+    assert listed["magicbench-49"]["hash"] == get_protocol("magicbench-49").hash()
+    assert listed["flashbench-v1"]["hash"] == DEFAULT.hash()
+
+
+def test_eval_rejects_an_unknown_protocol_in_one_line(tmp_path):
+    proc = _cli("eval", "--model", "static", "--bench", str(tmp_path), "--protocol", "magicbench-50")
+    assert proc.returncode == 2
+    assert "unknown protocol 'magicbench-50'" in proc.stderr and "Traceback" not in proc.stderr
