@@ -463,6 +463,8 @@ def build_results(cfg: EvalConfig, p: Plan, scorers: Scorers, outcomes: Sequence
             "name": p.bench.name, "manifest_hash": p.bench.manifest_hash, "num_frames": p.eval_frames,
             "size": [info0.height, info0.width], "synthetic": p.bench.manifest.get("build", {}).get("source") == "synth",
             "embedded": p.embedded, "groups": sorted(expected, key=GROUPS.index), "limit": cfg.limit,
+            "full": not cfg.groups and cfg.limit is None, "source": p.bench.manifest.get("build", {}).get("source"),
+            "scoring": p.bench.manifest.get("scoring", "groups"),
         },
         "generator": p.identity["info"] | {"model": cfg.model, "model_args": p.identity["model_args"], "frames_generated": p.gen_frames},
         "label": cfg.label or p.identity["info"]["name"],
