@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .model import FlashMotionModel
+from .modes import eval_mode
 from .samplers import Conditions, denoise_fewstep, denoise_multistep, prepare
 from .schedules import DEFAULT_FEW_STEP, FewStepSchedule
 from .text import TextEncoder
@@ -75,7 +76,7 @@ class FlashMotionPipeline:
         dtype: torch.dtype = torch.float32,
         offload: bool = False,
     ):
-        self.model = model.eval().requires_grad_(False)
+        self.model = model  # used as given: a trainer may pass its trainable model for previews
         self.codec, self.text, self.sampler = codec, text, sampler
         self.device, self.dtype, self.offload = torch.device(device), dtype, offload
         self.last_timings: dict[str, float] = {}  # seconds per stage of the last video
@@ -130,7 +131,7 @@ class FlashMotionPipeline:
         shape = (1, first_latent.shape[1], latent_frames(t_count), first_latent.shape[3], first_latent.shape[4])
         generator = torch.Generator("cpu").manual_seed(int(seed))
         fewstep = self.sampler.kind == "fewstep"
-        with self._on_device(self.model):
+        with self._on_device(self.model), eval_mode(self.model):
             with clock("prepare"):
                 draws = self.sampler.schedule.steps if fewstep else 1
                 prep = prepare(self.model, cond, shape, generator, draws, self.dtype)

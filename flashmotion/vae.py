@@ -14,6 +14,7 @@ from diffusers import AutoencoderKLWan
 from torch import Tensor
 
 from .configs import ModelConfig
+from .modes import eval_mode
 
 
 def build_vae(cfg: ModelConfig) -> AutoencoderKLWan:
@@ -46,10 +47,14 @@ def tensor_to_frames(x: Tensor) -> np.ndarray:
 
 
 class VideoCodec:
-    """Normalised encode/decode with the VAE (tiling/slicing optional, for large videos)."""
+    """Normalised encode/decode with the VAE (tiling/slicing optional, for large videos).
+
+    The VAE is used as given (it may be in training): each call runs in eval mode under
+    ``no_grad`` and leaves its modes and ``requires_grad`` flags as they were.
+    """
 
     def __init__(self, vae: AutoencoderKLWan, tiling: bool = False):
-        self.vae = vae.eval().requires_grad_(False)
+        self.vae = vae
         if tiling:
             vae.enable_tiling()
         c = vae.config.z_dim
@@ -68,12 +73,14 @@ class VideoCodec:
     def encode(self, frames: np.ndarray) -> Tensor:
         """uint8 (T, H, W, 3) -> normalised float32 latent (1, 48, T//4 + 1, H/16, W/16)."""
         x = frames_to_tensor(frames).to(self.device, self.dtype)
-        z = self.vae.encode(x).latent_dist.mode().float()
+        with eval_mode(self.vae):
+            z = self.vae.encode(x).latent_dist.mode().float()
         return (z - self.mean.to(z.device)) / self.std.to(z.device)
 
     @torch.no_grad()
     def decode(self, latents: Tensor) -> np.ndarray:
         """Normalised latent (1, 48, F, h, w) -> uint8 (4(F-1)+1, 16h, 16w, 3)."""
         z = latents.float() * self.std.to(latents.device) + self.mean.to(latents.device)
-        x = self.vae.decode(z.to(self.device, self.dtype)).sample
+        with eval_mode(self.vae):
+            x = self.vae.decode(z.to(self.device, self.dtype)).sample
         return tensor_to_frames(x)
