@@ -73,12 +73,14 @@ def golden_set() -> list[dict]:
 
 
 GOLDEN_MD = """\
-| Method | FID (↓) | FVD (↓) | M IoU (↑) | B IoU (↑) |
-| :--- | ---: | ---: | ---: | ---: |
-| A | <u>20.03</u> | <u>138.83</u> | <u>68.10</u> | – |
-| B | **15.81** | 150.00 | **69.15** | <u>70.00</u> |
-| C | **15.81** | **96.08** | 63.96 | **75.38** |
-| D | 30.00 | – | <u>68.10</u> | <u>70.00</u> |
+Benchmark: flashbench (manifest m, all 4 videos)
+
+| Method | FID (↓) | FVD (↓) | M IoU (↑) | B IoU (↑) | Denoising time (s, ↓) | Params (B) |
+| :--- | ---: | ---: | ---: | ---: | ---: | ---: |
+| A | <u>20.03</u> | <u>138.83</u> | <u>68.10</u> | – | – | 5.02 |
+| B | **15.81** | 150.00 | **69.15** | <u>70.00</u> | – | 5.02 |
+| C | **15.81** | **96.08** | 63.96 | **75.38** | – | 5.02 |
+| D | 30.00 | – | <u>68.10</u> | <u>70.00</u> | – | 5.02 |
 """
 
 
@@ -174,11 +176,12 @@ def test_latex_booktabs_joint_iou_and_escaping():
     rs = [make_results("Wan_2.2 & ResNet", 19.03, 139.61, 52.19, 57.76), make_results("Flash", 15.81, 108.96, 63.96, None)]
     tex = render(build_table("overall", rs), "latex")
     lines = tex.splitlines()
-    assert lines[1] == r"\begin{tabular}{lrrr}"
+    assert lines[1] == r"\begin{tabular}{lrrrrr}"
     assert [l for l in lines if l in (r"\toprule", r"\midrule", r"\bottomrule")] == [r"\toprule", r"\midrule", r"\bottomrule"]
-    assert r"Method & FID ($\downarrow$) & FVD ($\downarrow$) & M/B IoU ($\uparrow$) \\" in lines
-    assert r"Wan\_2.2 \& ResNet & \underline{19.03} & \underline{139.61} & \underline{52.19}/57.76 \\" in lines
-    assert r"Flash & \textbf{15.81} & \textbf{108.96} & \textbf{63.96}/-- \\" in lines
+    assert r"Method & FID ($\downarrow$) & FVD ($\downarrow$) & M/B IoU ($\uparrow$) & Denoising time (s, $\downarrow$) & Params (B) \\" in lines
+    assert r"Wan\_2.2 \& ResNet & \underline{19.03} & \underline{139.61} & \underline{52.19}/57.76 & -- & 5.02 \\" in lines
+    assert r"Flash & \textbf{15.81} & \textbf{108.96} & \textbf{63.96}/-- & -- & 5.02 \\" in lines
+    assert r"\par\footnotesize Benchmark: flashbench (manifest m, all 4 videos)" in lines
     split = render(build_table("overall", rs), "latex", iou="split")
     assert r"M IoU ($\uparrow$) & B IoU ($\uparrow$)" in split
 
@@ -205,10 +208,11 @@ def test_groups_table_layout_and_missing_group():
     t = build_table("groups", rs)
     assert len(t.columns) == 24
     md = render_markdown(t, joint_iou=True)
-    header = md.splitlines()[0]
+    assert md.splitlines()[0] == "Benchmark: flashbench (manifest m, all 4 videos)"
+    header = md.splitlines()[2]
     assert header.startswith("| Method | Obj=1 FID (↓) | Obj=1 FVD (↓) | Obj=1 M/B IoU (↑) | Obj=2 FID (↓)")
     assert header.endswith("Obj>5 M/B IoU (↑) |")
-    b_row = md.splitlines()[3]
+    b_row = md.splitlines()[5]
     assert b_row.endswith("| – | – | –/– |")  # B has no >5 group
     # Group 1: A's FID 10 beats B's 12; group 4: B's 12 beats A's 13.
     assert t.rows[0].cells["obj1_fid"].mark == 1 and t.rows[1].cells["obj4_fid"].mark == 1
@@ -225,7 +229,7 @@ def test_models_table():
                      num_frames=25, size=(64, 96), reference=True, official=False),
     ]
     md = render_markdown(build_table("models", rs))
-    lines = md.splitlines()
+    lines = md.splitlines()[2:]
     assert lines[0] == "| Method | Length | Resolution | Denoising latency (s, ↓) | Params (B) |"
     assert lines[2] == "| FlashMotion (ResNet) | 121 | 704×1280 | <u>11.72</u> | 5.02 |"
     assert lines[3] == "| Wan+ResNet | 121 | 704×1280 | 333.00 | 5.02 |"
@@ -333,10 +337,10 @@ def test_marks_agree_with_paper_table1():
         ("MagicMotion", "mask_iou"): 2, ("MagicMotion", "box_iou"): 2,
     }
     tex = render_latex(t)
-    assert r"MagicMotion & 20.03 & 138.83 & \underline{68.10}/\underline{73.68} \\" in tex
-    assert r"DMD / GAN (ControlNet) & -- & -- & --/-- \\" in tex
+    assert r"MagicMotion & 20.03 & 138.83 & \underline{68.10}/\underline{73.68} & -- & 5.02 \\" in tex
+    assert r"DMD / GAN (ControlNet) & -- & -- & --/-- & -- & 5.02 \\" in tex
 
 
 def test_markdown_escapes_pipes_in_labels():
     md = render_markdown(build_table("overall", [make_results("A|B", 1.0, 2.0, 3.0, 4.0)]))
-    assert md.splitlines()[2] == "| A\\|B | 1.00 | 2.00 | 3.00 | 4.00 |"
+    assert md.splitlines()[4] == "| A\\|B | 1.00 | 2.00 | 3.00 | 4.00 | – | 5.02 |"

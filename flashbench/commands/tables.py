@@ -17,6 +17,7 @@ class TableFormat(str, Enum):
 
 class TableKind(str, Enum):
     overall = "overall"
+    ablation = "ablation"
     groups = "groups"
     models = "models"
 
@@ -34,11 +35,14 @@ def register(app: typer.Typer) -> None:
         fmt: TableFormat = typer.Option(TableFormat.md, "--format", "-f", help="Output format."),
         table: TableKind = typer.Option(
             TableKind.overall, "--table", "-t",
-            help="overall (paper Table 1), groups (Tables 7/8, per object count) or models (Table 6).",
+            help="overall (paper Table 1: a column group per benchmark, denoising time, parameters), ablation (Tables 4/5), "
+                 "groups (Tables 7/8, per object count) or models (Table 6).",
         ),
         ci: bool = typer.Option(False, "--ci", help="Show bootstrap 95% intervals of the IoUs, e.g. 62.70 [60.10, 65.00]."),
         force: bool = typer.Option(
-            False, "--force", help="Put results of different protocols in one table; the other protocols' rows are marked §."
+            False, "--force",
+            help="Show results that are not comparable in one table, unranked: another protocol's rows are marked §, "
+                 "another benchmark's or video subset's ¶.",
         ),
         iou: IouLayout = typer.Option(
             IouLayout.auto, "--iou", help="Mask/box IoU as two columns (split) or one 'M/B IoU' column (joint); auto: joint in LaTeX."
@@ -49,7 +53,10 @@ def register(app: typer.Typer) -> None:
         """Tables of one or more evaluation results, in the paper's layouts.
 
         Best value per column in bold, second underlined; proxy-extractor numbers are marked †.
+        Each table names the benchmark and the videos of each column group; results of
+        different benchmarks, video subsets or protocols are never ranked together.
         """
+        from ..errors import InputError
         from ..report.tables import build_table, render
         from ..results import load_results
         from ..utils.atomic import atomic_write_text
@@ -70,6 +77,14 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             from ..report.plots import legend_label, plot_by_object_count
 
-            labels = [legend_label(r) + (" § other protocol" if row.other_protocol else "") for r, row in zip(loaded, built.rows)]
+            from ..report.tables import benchmark_ref
+
+            if len(built.benchmarks) > 1:
+                raise InputError("--plot draws one benchmark by object count; pass the results of one benchmark (the table is written)")
+            overall_only = [src for src, r in zip(sources, loaded) if benchmark_ref(r).scoring == "overall"]
+            if overall_only:
+                raise InputError(f"{overall_only[0]}: its benchmark is scored overall, not by object count: nothing to plot (the table is written)")
+            notes = {"§": " § other protocol", "¶": " ¶ other benchmark or videos"}
+            labels = [legend_label(r) + "".join(notes[m] for m in marks) for r, marks in zip(loaded, built.result_marks)]
             for path in plot_by_object_count(loaded, plot, labels=labels):
                 typer.echo(f"wrote {path}", err=True)
