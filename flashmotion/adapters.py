@@ -15,7 +15,8 @@ a zero-initialised projection, so at initialisation backbone + adapter == backbo
 
 Residuals are produced lazily (:class:`Residuals`): residual ``i`` is computed when backbone
 block ``i`` asks for it, so only one full-size ``(B, L, D)`` residual is alive at a time
-(30 of them at 121x704x1280 would hold 5 GB in bf16).
+(30 of them at 121x704x1280 would hold 5 GB in bf16); they can be read again, recomputed or
+kept (``keep=True``).
 """
 
 from __future__ import annotations
@@ -44,22 +45,39 @@ def _zero_linear(d_in: int, d_out: int) -> nn.Linear:
 
 
 class Residuals(Sequence[Tensor]):
-    """Per-block residuals computed on demand, strictly in block order, scaled by ``scale``."""
+    """Per-block residuals computed on demand, scaled by ``scale``, readable any number of times.
 
-    def __init__(self, count: int, produce: Callable[[int], Tensor], scale: float = 1.0):
-        self._count, self._produce, self.scale, self._next = count, produce, float(scale), 0
+    Read in block order, as the backbone reads them, each residual is produced once and not
+    kept, so only one full-size ``(B, L, D)`` residual is alive at a time. Any other read
+    (a second pass, a jump back, a slice) is answered too, at a price chosen by ``keep``:
+
+    * ``keep=False`` (default): recomputed. ``produce`` must answer any index; the ControlNet
+      does so by re-running its blocks from the first one, so a second pass over all
+      residuals costs a second adapter forward. Memory stays at one residual.
+    * ``keep=True``: every residual produced is kept and later reads return the same tensor.
+      Re-reads are free, but all ``len(self)`` residuals stay alive while this object does.
+    """
+
+    def __init__(self, count: int, produce: Callable[[int], Tensor], scale: float = 1.0, keep: bool = False):
+        self._count, self._produce, self.scale = count, produce, float(scale)
+        self._kept: dict[int, Tensor] | None = {} if keep else None
 
     def __len__(self) -> int:
         return self._count
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
-            raise TypeError("residuals are produced in order; slicing is not supported")
-        if i != self._next:
-            raise IndexError(f"residual {i} requested, but residuals are produced in order (next is {self._next})")
-        self._next += 1
+            return [self[j] for j in range(*i.indices(self._count))]
+        if not -self._count <= i < self._count:
+            raise IndexError(f"residual {i} requested, there are {self._count}")
+        i %= self._count
+        if self._kept is not None and i in self._kept:
+            return self._kept[i]
         r = self._produce(i)
-        return r * self.scale if self.scale != 1.0 else r
+        r = r * self.scale if self.scale != 1.0 else r
+        if self._kept is not None:
+            self._kept[i] = r
+        return r
 
 
 class ControlNetAdapter(nn.Module):
@@ -95,22 +113,52 @@ class ControlNetAdapter(nn.Module):
             mine.load_state_dict(theirs.state_dict())
         return self
 
-    def stream(self, latents: Tensor, timestep: Tensor, text: Tensor, traj_latent: Tensor, scale: float = 1.0) -> Residuals:
-        """Lazy residuals: adapter block ``i`` runs when backbone block ``i`` needs its residual."""
+    @classmethod
+    def from_backbone(cls, cfg: ModelConfig, backbone: FlashMotionTransformer) -> "ControlNetAdapter":
+        """The adapter of :meth:`init_from_backbone` without a random initialisation first.
+
+        Built on the meta device, given memory on the backbone's device (default dtype), then
+        filled: the backbone's weights, the trajectory channels and projections at zero, the
+        rope tables rebuilt (non-persistent buffers, not in any state dict).
+        """
+        with torch.device("meta"):
+            adapter = cls(cfg)
+        device = next(backbone.parameters()).device
+        adapter.to_empty(device=device)
+        t = cfg.transformer
+        adapter.rope = WanRotaryPosEmbed(t.attention_head_dim, tuple(t.patch_size), t.rope_max_seq_len).to(device)
+        with torch.no_grad():
+            for layer in adapter.proj:
+                layer.weight.zero_()
+                layer.bias.zero_()
+        return adapter.init_from_backbone(backbone)
+
+    def stream(self, latents: Tensor, timestep: Tensor, text: Tensor, traj_latent: Tensor, scale: float = 1.0,
+               keep: bool = False) -> Residuals:
+        """Lazy residuals: adapter block ``i`` runs when backbone block ``i`` needs its residual.
+
+        Only the hidden state after the last block run is held; reading an earlier residual
+        again re-runs the blocks from the first (see :class:`Residuals` for ``keep``).
+        """
         x = torch.cat([latents, traj_latent.to(latents.dtype)], dim=1)
         emb = embed_inputs(self, x, timestep, text)
-        state = {"h": emb.tokens}
+        state = {"done": -1, "h": emb.tokens}  # hidden state after block ``done``
 
         def produce(i: int) -> Tensor:
-            block, h = self.blocks[i], state["h"]
-            if torch.is_grad_enabled() and self.gradient_checkpointing:
-                h = torch.utils.checkpoint.checkpoint(block, h, emb.text, emb.modulation, emb.rotary, use_reentrant=False)
-            else:
-                h = block(h, emb.text, emb.modulation, emb.rotary)
-            state["h"] = h
-            return self.proj[i](h)
+            if i <= state["done"]:  # a re-read: start again from the embedded input
+                state["done"], state["h"] = -1, emb.tokens
+            while state["done"] < i:
+                j = state["done"] + 1
+                block, h = self.blocks[j], state["h"]
+                if torch.is_grad_enabled() and self.gradient_checkpointing:
+                    h = torch.utils.checkpoint.checkpoint(block, h, emb.text, emb.modulation, emb.rotary,
+                                                          use_reentrant=False)
+                else:
+                    h = block(h, emb.text, emb.modulation, emb.rotary)
+                state["done"], state["h"] = j, h
+            return self.proj[i](state["h"])
 
-        return Residuals(len(self.blocks), produce, scale)
+        return Residuals(len(self.blocks), produce, scale, keep)
 
     def forward(self, latents: Tensor, timestep: Tensor, text: Tensor, traj_latent: Tensor) -> list[Tensor]:
         """All residuals at once (the lazy :meth:`stream` is what the model uses)."""
@@ -170,9 +218,9 @@ class ResNetAdapter(nn.Module):
             out.append(self._tokens(h))
         return out
 
-    def project(self, features: Sequence[Tensor], scale: float = 1.0) -> Residuals:
-        """Lazy residuals from :meth:`features`: one projection per block, on demand."""
-        return Residuals(len(self.proj), lambda i: self.proj[i](features[i]), scale)
+    def project(self, features: Sequence[Tensor], scale: float = 1.0, keep: bool = False) -> Residuals:
+        """Lazy residuals from :meth:`features`: one projection per block, on demand, in any order."""
+        return Residuals(len(self.proj), lambda i: self.proj[i](features[i]), scale, keep)
 
     def forward(self, latents: Tensor | None, timestep: Tensor | None, text: Tensor | None, traj_latent: Tensor) -> list[Tensor]:
         """All residuals at once (the model uses :meth:`features` + :meth:`project`)."""
@@ -180,12 +228,12 @@ class ResNetAdapter(nn.Module):
 
 
 def build_adapter(kind: str, cfg: ModelConfig, backbone: FlashMotionTransformer | None = None) -> nn.Module:
-    """A fresh adapter; the ControlNet copies the backbone's weights when one is given."""
+    """A fresh adapter; the ControlNet copies the backbone's weights when one is given (built
+    straight from them, with no random initialisation of a second backbone-sized network)."""
     if kind == "controlnet":
-        adapter = ControlNetAdapter(cfg)
         if backbone is not None:
-            adapter.init_from_backbone(backbone)
-        return adapter
+            return ControlNetAdapter.from_backbone(cfg, backbone)
+        return ControlNetAdapter(cfg)
     if kind == "resnet":
         return ResNetAdapter(cfg)
     raise ValueError(f"adapter kind must be one of {ADAPTER_KINDS}, got {kind!r}")

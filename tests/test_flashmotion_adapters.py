@@ -92,22 +92,92 @@ def test_controlnet_copies_backbone(backbone):
     assert torch.allclose(res[0], h_backbone, atol=1e-6)
 
 
-def test_residuals_are_lazy_and_in_order(backbone):
+def _count_block_calls(adapter) -> list[int]:
+    calls = [0] * len(adapter.blocks)
+    for i, block in enumerate(adapter.blocks):
+        block.register_forward_hook(lambda *_, i=i: calls.__setitem__(i, calls[i] + 1))
+    return calls
+
+
+def test_residuals_are_lazy_and_can_be_read_again(backbone):
     adapter = build_adapter("controlnet", TINY, backbone)
+    torch.nn.init.normal_(adapter.proj[0].weight)
     torch.nn.init.normal_(adapter.proj[1].weight)
     x, ts, text, traj = _inputs()
     with torch.no_grad():
         full = adapter(x, ts, text, traj)
+        calls = _count_block_calls(adapter)
         lazy = adapter.stream(x, ts, text, traj, scale=2.0)
-        assert len(lazy) == len(backbone.blocks)
-        assert torch.equal(lazy[0], 2 * full[0]) and torch.equal(lazy[1], 2 * full[1])
-        with pytest.raises(IndexError, match="in order"):
-            adapter.stream(x, ts, text, traj)[1]
+        assert len(lazy) == len(backbone.blocks) and calls == [0, 0]  # nothing runs before a read
+        assert torch.equal(lazy[0], 2 * full[0]) and calls == [1, 0]
+        assert torch.equal(lazy[1], 2 * full[1]) and calls == [1, 1]  # in order: each block once
+        # Read again: recomputed from the first block, same numbers.
+        assert [torch.equal(a, 2 * b) for a, b in zip(lazy, full)] == [True, True] and calls == [2, 2]
+        assert torch.equal(lazy[-1], 2 * full[1]) and calls == [3, 3]
+        jump = adapter.stream(x, ts, text, traj)
+        assert torch.equal(jump[1], full[1]) and torch.equal(jump[0], full[0])  # out of order
+        assert all(torch.equal(a, b) for a, b in zip(jump[:], full))
+        with pytest.raises(IndexError):
+            jump[2]
+        # keep=True: each block runs once however often the residuals are read.
+        calls[:] = [0, 0]
+        kept = adapter.stream(x, ts, text, traj, keep=True)
+        first = list(kept)
+        assert all(a is b for a, b in zip(kept, first)) and kept[0] is first[0] and calls == [1, 1]
+
         res = ResNetAdapter(TINY)
         torch.nn.init.normal_(res.proj[0].weight)
         feats = res.features(traj)
         assert feats[0].shape == (1, 12, 8 * 4)  # C = 8 channels x (1 x 2 x 2) patch
-        assert torch.equal(res.project(feats)[0], res(None, None, None, traj)[0])
+        projected = res.project(feats)
+        assert torch.equal(projected[0], res(None, None, None, traj)[0])
+        assert torch.equal(projected[1], projected[1]) and torch.equal(list(projected)[0], projected[0])
+
+
+def test_in_order_reads_keep_one_residual_alive(backbone):
+    """The backbone's path: a residual read and dropped is freed, not held by the sequence."""
+    import weakref
+
+    adapter = build_adapter("controlnet", TINY, backbone)
+    x, ts, text, traj = _inputs()
+    with torch.no_grad():
+        lazy = adapter.stream(x, ts, text, traj, scale=2.0)
+        r0 = lazy[0]
+        alive = weakref.ref(r0)
+        del r0
+        lazy[1]
+        assert alive() is None
+        kept = adapter.stream(x, ts, text, traj, keep=True)
+        r0 = kept[0]
+        alive = weakref.ref(r0)
+        del r0
+        kept[1]
+        assert alive() is not None  # the documented price of keep=True
+
+
+def test_controlnet_from_backbone_is_todays_init_without_a_random_copy(backbone):
+    """Built on meta and filled: every tensor equals the random-then-copied adapter's, bit for bit,
+    and no random numbers are drawn (uninitialised memory is NaN here, so a tensor left unfilled fails)."""
+    reference = ControlNetAdapter(TINY).init_from_backbone(backbone)
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)  # empty tensors come back filled with NaN
+    try:
+        rng = torch.get_rng_state()
+        adapter = build_adapter("controlnet", TINY, backbone)
+        assert torch.equal(rng, torch.get_rng_state())
+    finally:
+        torch.use_deterministic_algorithms(was)
+    ours, theirs = adapter.state_dict(), reference.state_dict()
+    assert list(ours) == list(theirs)
+    for name in theirs:
+        assert ours[name].dtype == theirs[name].dtype and torch.equal(ours[name], theirs[name]), name
+    assert {n: b for n, b in adapter.named_buffers()}.keys() == {"rope.freqs_cos", "rope.freqs_sin"}
+    for name, buf in reference.named_buffers():
+        assert torch.equal(dict(adapter.named_buffers())[name], buf), name
+    assert not any(t.is_meta for t in adapter.state_dict().values())
+    x, ts, text, traj = _inputs()
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(adapter(x, ts, text, traj), reference(x, ts, text, traj)))
 
 
 def test_resnet_residuals_have_token_shape(backbone):
