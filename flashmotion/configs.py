@@ -7,7 +7,7 @@ adapters, plus the sampling defaults. ``tiny`` differs from ``wan2.2-ti2v-5b`` i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from flashbench.errors import InputError
@@ -164,6 +164,24 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> "ModelConfig":
+        """The inverse of :meth:`to_dict` (lists back to tuples), for configs stored in checkpoints."""
+        def build(kind, d):
+            out = {}
+            for f in fields(kind):
+                v = d.get(f.name, f.default)
+                out[f.name] = tuple(v) if isinstance(v, list) else v
+            return kind(**out)
+
+        try:
+            return cls(name=str(obj["name"]), transformer=build(TransformerConfig, obj.get("transformer", {})),
+                       vae=build(VAEConfig, obj.get("vae", {})), text=build(TextConfig, obj.get("text", {})),
+                       adapter=build(AdapterConfig, obj.get("adapter", {})),
+                       sampling=build(SamplingConfig, obj.get("sampling", {})))
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"malformed model config ({exc})") from None
+
 
 WAN22_TI2V_5B = ModelConfig(name="wan2.2-ti2v-5b")
 
@@ -180,7 +198,21 @@ TINY = ModelConfig(
     sampling=replace(SamplingConfig(), native_size=(64, 64)),
 )
 
-CONFIGS: dict[str, ModelConfig] = {c.name: c for c in (WAN22_TI2V_5B, TINY)}
+# The size of the shipped tiny reference models: the same classes, wide enough to learn the
+# FlashBench-Synth scenes on two CPU cores in minutes. The VAE's latent statistics are measured
+# by stage 0 and stored with the checkpoint's copy of this config.
+TINY_REFERENCE = ModelConfig(
+    name="tiny-reference",
+    transformer=TransformerConfig(num_attention_heads=4, attention_head_dim=16, text_dim=32, freq_dim=32,
+                                  ffn_dim=192, num_layers=4, rope_max_seq_len=64),
+    vae=VAEConfig(base_dim=8, decoder_base_dim=8, dim_mult=(1, 1, 2, 2), num_res_blocks=1,
+                  latents_mean=(0.0,) * 48, latents_std=(1.0,) * 48),
+    text=TINY.text,
+    adapter=AdapterConfig(resnet_channels=16),
+    sampling=replace(SamplingConfig(), native_size=(128, 224), max_frames=33),
+)
+
+CONFIGS: dict[str, ModelConfig] = {c.name: c for c in (WAN22_TI2V_5B, TINY, TINY_REFERENCE)}
 
 
 def get_config(name: str | ModelConfig) -> ModelConfig:

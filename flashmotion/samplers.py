@@ -12,7 +12,7 @@ that holds only network calls and scheduler updates; latency is reported for the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -90,11 +90,88 @@ def prepare(
     return Prepared(cond=c, features=features, noise=noise, token_mask=first_frame_token_mask(grid, device), dtype=dtype)
 
 
-def _predict(model: FlashMotionModel, prep: Prepared, x: Tensor, t: float, text: Tensor) -> Tensor:
-    """One network call on the pasted state ``x`` at timestep ``t`` (first-frame tokens at 0)."""
-    ts = prep.token_mask.expand(x.shape[0], -1) * float(t)
-    v = model(x.to(prep.dtype), ts, text, prep.cond.traj_latent, features=prep.features)
-    return v.float()
+def predict_flow(model: FlashMotionModel, x: Tensor, sigma: Tensor | float, text: Tensor, traj_latent: Tensor | None,
+                 token_mask: Tensor, features=None, dtype: torch.dtype | None = None) -> Tensor:
+    """One network call on the (pasted) state ``x`` at noise level ``sigma`` (a float or one per
+    sample); first-frame tokens get timestep 0. Returns the float32 flow prediction."""
+    sig = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).reshape(-1, 1)
+    ts = token_mask.expand(x.shape[0], -1) * (1000.0 * sig)
+    dtype = dtype or x.dtype
+    cast = lambda t: t.to(dtype) if t is not None else None  # noqa: E731
+    return model(x.to(dtype), ts, cast(text), cast(traj_latent), features=features).float()
+
+
+def _per_sample(sigma: Tensor | float, x: Tensor) -> Tensor | float:
+    if isinstance(sigma, Tensor) and sigma.ndim == 1:
+        return sigma.view(-1, *([1] * (x.ndim - 1)))
+    return sigma
+
+
+def predict_x0(
+    model: FlashMotionModel,
+    x_t: Tensor,
+    sigma: Tensor | float,
+    first_latent: Tensor,
+    text: Tensor,
+    traj_latent: Tensor | None,
+    token_mask: Tensor,
+    *,
+    negative_text: Tensor | None = None,
+    guidance_scale: float = 1.0,
+    features=None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """The clean estimate ``x0 = x_t - s v`` with the first-frame latent pasted in and pasted back.
+
+    With ``guidance_scale != 1`` the flow is guided in the ``cond + (g - 1) (cond - uncond)``
+    form (= ``uncond + g (cond - uncond)``), the negative branch changing the text only.
+    The one x0 helper of sampling and training (DMD scores, diffusion and GAN losses).
+    """
+    xin = paste_first_frame(x_t, first_latent)
+    v = predict_flow(model, xin, sigma, text, traj_latent, token_mask, features, dtype)
+    if guidance_scale != 1.0:
+        if negative_text is None:
+            raise ValueError("classifier-free guidance needs the negative prompt's embedding")
+        v_u = predict_flow(model, xin, sigma, negative_text, traj_latent, token_mask, features, dtype)
+        v = torch.lerp(v_u, v, guidance_scale)
+    s = _per_sample(sigma, xin)
+    return paste_first_frame(x0_from_flow(xin.float(), v, s), first_latent)
+
+
+def fewstep_chain(
+    predict: Callable[[Tensor, int, float], Tensor],
+    noise: Sequence[Tensor],
+    schedule: FewStepSchedule,
+    exit_step: int | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> Tensor:
+    """The few-step x0 chain, shared by the sampler and every trainer (one copy).
+
+    ``predict(x_i, i, sigma_i)`` returns the clean estimate (first frame pasted) at step ``i``.
+    Step ``i + 1`` starts from ``x0_i`` re-noised with the fresh draw ``noise[i + 1]``. With
+    ``exit_step = k`` the chain stops after step ``k`` and returns ``x0_k``; steps before ``k``
+    run without a graph and only step ``k`` keeps one (the trainers' rollout: gradient through
+    one randomly chosen exit step). Without it, all steps run and the last ``x0`` is returned.
+    """
+    sigmas = [float(s) for s in schedule.sigmas()]
+    last = len(sigmas) - 1 if exit_step is None else int(exit_step)
+    if not 0 <= last < len(sigmas):
+        raise ValueError(f"exit step {exit_step} outside the {len(sigmas)}-step chain")
+    if len(noise) < last + 1:
+        raise ValueError(f"the few-step chain needs {last + 1} noise draws, got {len(noise)}")
+    x = noise[0]
+    if sigmas[0] < 1.0:  # a chain starting below pure noise starts from a noised zero latent
+        x = x * sigmas[0]
+    x0 = x
+    for i in range(last + 1):
+        keep_graph = exit_step is not None and i == last
+        with torch.set_grad_enabled(keep_graph and torch.is_grad_enabled()):
+            x0 = predict(x, i, sigmas[i])
+        if i < last:
+            x = add_noise(x0.detach(), noise[i + 1], sigmas[i + 1])
+        if on_step:
+            on_step(i)
+    return x0
 
 
 @torch.no_grad()
@@ -116,9 +193,9 @@ def denoise_multistep(
     for i in range(steps):
         s, s_next = sigmas[i], sigmas[i + 1]
         xin = paste_first_frame(x, cond.first_latent)
-        v = _predict(model, prep, xin, 1000.0 * s, cond.text)
+        v = predict_flow(model, xin, s, cond.text, cond.traj_latent, prep.token_mask, prep.features, prep.dtype)
         if use_cfg:
-            v_u = _predict(model, prep, xin, 1000.0 * s, cond.negative_text)
+            v_u = predict_flow(model, xin, s, cond.negative_text, cond.traj_latent, prep.token_mask, prep.features, prep.dtype)
             v = torch.lerp(v_u, v, guidance_scale)  # v_u + g (v_c - v_u), one kernel
         x = torch.add(xin, v, alpha=s_next - s)  # Euler: x + (s_next - s) v
         if on_step:
@@ -134,23 +211,13 @@ def denoise_fewstep(
     on_step: Callable[[int], None] | None = None,
 ) -> Tensor:
     """The x0 chain of :func:`sample_fewstep` on prepared inputs (``schedule.steps`` noises)."""
-    if len(prep.noise) < schedule.steps:
-        raise ValueError(f"the few-step chain needs {schedule.steps} noise draws, got {len(prep.noise)}")
     cond = prep.cond
-    sigmas = [float(s) for s in schedule.sigmas()]
-    x = prep.noise[0]
-    if sigmas[0] < 1.0:  # a chain starting below pure noise starts from a noised zero latent
-        x = x * sigmas[0]
-    x0 = x
-    for i, s in enumerate(sigmas):
-        xin = paste_first_frame(x, cond.first_latent)
-        v = _predict(model, prep, xin, 1000.0 * s, cond.text)
-        x0 = x0_from_flow(xin, v, s)
-        if i + 1 < len(sigmas):
-            x = add_noise(x0, prep.noise[i + 1], sigmas[i + 1])
-        if on_step:
-            on_step(i)
-    return paste_first_frame(x0, cond.first_latent)
+
+    def predict(x: Tensor, i: int, s: float) -> Tensor:
+        return predict_x0(model, x, s, cond.first_latent, cond.text, cond.traj_latent, prep.token_mask,
+                          features=prep.features, dtype=prep.dtype)
+
+    return fewstep_chain(predict, prep.noise, schedule, on_step=on_step)
 
 
 @torch.no_grad()

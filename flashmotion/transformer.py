@@ -47,19 +47,36 @@ class FlashMotionTransformer(WanTransformer3DModel):
     def embed(self, hidden_states: Tensor, timestep: Tensor, encoder_hidden_states: Tensor) -> Embedded:
         return embed_inputs(self, hidden_states, timestep, encoder_hidden_states)
 
-    def run_blocks(self, emb: Embedded, block_residuals: Sequence[Tensor] | None = None) -> Tensor:
+    def run_blocks(self, emb: Embedded, block_residuals: Sequence[Tensor] | None = None,
+                   taps: Sequence[int] | None = None) -> Tensor | tuple[Tensor, list[Tensor]]:
+        """The DiT blocks. With ``taps``, also the hidden states after those blocks (the
+        discriminator heads read them), stopping after the last tapped block."""
         if block_residuals is not None and len(block_residuals) != len(self.blocks):
             raise ValueError(f"block_residuals has {len(block_residuals)} entries; the backbone has {len(self.blocks)} blocks")
+        wanted = sorted(set(taps)) if taps is not None else []
+        if wanted and not 0 <= wanted[0] <= wanted[-1] < len(self.blocks):
+            raise ValueError(f"tapped blocks {wanted} outside 0..{len(self.blocks) - 1}")
+        last = wanted[-1] if wanted else len(self.blocks) - 1
         x = emb.tokens
+        tapped: list[Tensor] = []
         checkpointing = torch.is_grad_enabled() and self.gradient_checkpointing
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(self.blocks[: last + 1]):
             if checkpointing:
                 x = self._gradient_checkpointing_func(block, x, emb.text, emb.modulation, emb.rotary)
             else:
                 x = block(x, emb.text, emb.modulation, emb.rotary)
             if block_residuals is not None:
                 x = x + block_residuals[i].to(x.dtype)
-        return x
+            if i in wanted:
+                tapped.append(x)
+        return (x, tapped) if taps is not None else x
+
+    def block_features(self, hidden_states: Tensor, timestep: Tensor, encoder_hidden_states: Tensor,
+                       taps: Sequence[int], block_residuals: Sequence[Tensor] | None = None) -> tuple[Embedded, list[Tensor]]:
+        """Embedding and the hidden states after blocks ``taps`` (same forward as :meth:`forward`)."""
+        emb = self.embed(hidden_states, timestep, encoder_hidden_states)
+        _, tapped = self.run_blocks(emb, block_residuals, taps=taps)
+        return emb, tapped
 
     def head(self, x: Tensor, emb: Embedded) -> Tensor:
         temb = emb.temb

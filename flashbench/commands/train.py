@@ -1,14 +1,87 @@
-"""`flashbench train` (not yet available)."""
+"""`flashbench train`: the FlashMotion stage runners and recipes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
-from ..errors import NotYetAvailableError
+from ..errors import InputError
+
+STAGE_HELP = {
+    "stage0": "Tiny only: train the tiny Wan2.2 VAE, then the TI2V base generator (the stand-in SlowGenerator).",
+    "stage1": "Train the SlowAdapter (ControlNet or ResNet) on the frozen SlowGenerator, masks then boxes.",
+    "stage2": "Distil the SlowGenerator into the 4-step FastGenerator with DMD.",
+    "stage3": "Fine-tune the SlowAdapter into the FastAdapter on the FastGenerator (diffusion + adversarial losses).",
+}
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set {pair!r}: expected KEY=VALUE (dotted keys for nested fields, e.g. optim.lr=1e-4)")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise InputError(f"--set {pair!r}: the value is not valid YAML") from None
+    return out
+
+
+def _dist():
+    from ..distributed import init_from_env
+
+    return init_from_env()
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def train(ctx: typer.Context) -> None:
-        """Not yet available in this release."""
-        raise NotYetAvailableError("`flashbench train` is not yet available in this release")
+    train_app = typer.Typer(help="Train FlashMotion models: the stage runners and recipes.", no_args_is_help=True)
+    app.add_typer(train_app, name="train")
+
+    def make_stage(stage: str):
+        def command(
+            config: str = typer.Option(..., "--config", "-c", help="YAML config file, or the name of a packaged one (`flashbench ls configs`)."),
+            out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: $FLASHBENCH_HOME/training/<config name>)."),
+            resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+            set_: List[str] = typer.Option([], "--set", help="Override a config field, KEY=VALUE (repeatable; dotted keys)."),
+            no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars."),
+        ) -> None:
+            from flashbench import paths
+            from flashmotion.training.config import load_config
+            from flashmotion.training.stages import RUNNERS
+
+            cfg = load_config(config, parse_overrides(set_))
+            if cfg.stage != stage:
+                raise InputError(f"config {config} is a {cfg.stage} config; run it with `flashbench train {cfg.stage}`")
+            run_dir = out or paths.home() / "training" / Path(config).stem
+            ctx = _dist()
+            final = RUNNERS[stage](cfg, run_dir, ctx, resume=resume, progress=not no_progress)
+            if ctx.is_main:
+                typer.echo(f"{stage} done: {final}")
+
+        command.__doc__ = STAGE_HELP[stage]
+        train_app.command(stage)(command)
+
+    for stage in STAGE_HELP:
+        make_stage(stage)
+
+    @train_app.command("recipe")
+    def recipe(
+        name: str = typer.Argument(..., help="tiny-reference"),
+        out: Optional[Path] = typer.Option(None, "--out", help="Recipe folder (default: $FLASHBENCH_HOME/training/<recipe>)."),
+        install: Optional[Path] = typer.Option(None, "--install", help="Write the registered generators' checkpoint folders here (default: the user checkpoint cache)."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars."),
+    ) -> None:
+        """Train a chain of stages; tiny-reference: stage 0-3 for both adapters (rerun to resume)."""
+        from flashbench import paths
+        from flashmotion.training.recipe import run_recipe
+
+        ctx = _dist()
+        root = out or paths.home() / "training" / name
+        run_recipe(name, root, ctx, progress=not no_progress, install=install or paths.checkpoints_dir())
+        if ctx.is_main:
+            typer.echo(f"recipe {name} done: {root}; generator checkpoints in {install or paths.checkpoints_dir()}")

@@ -1,0 +1,105 @@
+"""Loading a parent stage's output and writing a stage's output, with provenance.
+
+A stage's output (``OUT/final``) is a FlashMotion checkpoint folder (``flashmotion.json`` +
+one safetensors file per component, see :func:`flashmotion.loading.save_checkpoint`) whose
+metadata carries the full model config (the VAE's measured latent statistics included) and
+the provenance: stage, config, seed, code version, data manifest hash, parent checkpoint hashes.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from flashbench.errors import InputError
+
+from .. import loading
+from ..adapters import build_adapter
+from ..assemble import _no_meta, model_config_of
+from ..configs import ModelConfig
+from ..model import build_transformer
+from ..text import TextEncoder, build_text_model, build_tokenizer
+from ..vae import VideoCodec, build_vae
+
+
+@dataclass
+class Parent:
+    path: Path | None
+    meta: dict[str, Any]
+    config: ModelConfig
+    transformer: nn.Module | None
+    adapter: nn.Module | None
+    vae: nn.Module
+    text_model: nn.Module
+
+    def codec(self) -> VideoCodec:
+        return VideoCodec(self.vae)
+
+    def text_encoder(self) -> TextEncoder:
+        return TextEncoder(build_tokenizer(self.config), self.text_model, self.config.text.max_length)
+
+    def hash(self) -> str | None:
+        if self.path is None:
+            return None
+        from flashbench.utils.atomic import sha256_json
+
+        return sha256_json({k: v["sha256"] for k, v in sorted(self.meta["components"].items())})
+
+
+def load_parent(path: str | Path, adapter_kind: str | None = None) -> Parent:
+    path = Path(path)
+    meta = loading.read_checkpoint_meta(path)
+    cfg = model_config_of(meta)
+    have = meta["components"]
+    for need in ("vae", "text_encoder", "transformer"):
+        if need not in have:
+            raise InputError(f"{path}: the parent checkpoint has no {need} component")
+
+    def load(name: str, builder):
+        with torch.device("meta"):
+            module = builder(cfg)
+        loading.load_checkpoint_component(path, name, module)
+        return _no_meta(module, f"{path}/{name}")
+
+    adapter = None
+    if adapter_kind is not None and "adapter" in have:
+        if meta.get("adapter") not in (None, adapter_kind):
+            raise InputError(f"{path} holds a {meta.get('adapter')} adapter, not a {adapter_kind} adapter")
+        adapter = load("adapter", lambda c: build_adapter(adapter_kind, c))
+    return Parent(path, meta, cfg, load("transformer", build_transformer), adapter, load("vae", build_vae),
+                  load("text_encoder", build_text_model))
+
+
+def fresh_components(cfg: ModelConfig, seed: int) -> Parent:
+    """Stage 0's starting point: seeded random components (the text encoder stays as drawn)."""
+    torch.manual_seed(seed)
+    return Parent(None, {}, cfg, build_transformer(cfg), None, build_vae(cfg), build_text_model(cfg))
+
+
+def code_version() -> str:
+    from .. import __version__
+
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    return f"{__version__}+{rev}" if rev else __version__
+
+
+def write_output(out: Path, components: dict[str, nn.Module], cfg: ModelConfig, stage_cfg, provenance: dict[str, Any],
+                 adapter_kind: str | None = None, notes: str = "") -> Path:
+    meta = {"config": cfg.name, "model_config": cfg.to_dict(), "adapter": adapter_kind, "reference": True,
+            "notes": notes or f"tiny reference model ({stage_cfg.stage}) trained by flashbench train",
+            "provenance": {**provenance, "stage": stage_cfg.stage, "stage_config": stage_cfg.to_dict()}}
+    return loading.save_checkpoint(Path(out) / "final", components, meta)
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    return copy.deepcopy(module).requires_grad_(False)

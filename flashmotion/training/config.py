@@ -1,0 +1,234 @@
+"""Stage configs: YAML files validated into frozen dataclasses (a typo'd key names the key).
+
+One :class:`StageConfig` class serves every stage; fields a stage does not use are ignored by
+it and listed in its docs. Configs live in ``flashmotion/training/configs/`` (tiny ones and the
+real ``wan2.2-ti2v-5b`` ones with the paper's hyper-parameters); ``--config`` takes a path or
+the name of a packaged config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flashbench.errors import InputError
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+STAGES = ("stage0", "stage1", "stage2", "stage3")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "synth"  # "synth" (FlashBench-Synth train split) or a built benchmark directory (e.g. MagicData)
+    videos: int = 64  # synth: number of training scenes
+    num_frames: int = 33
+    size: tuple[int, int] = (128, 224)
+    min_objects: int = 1
+    max_objects: int = 8
+    seed: int = 0  # which training scenes (synth)
+    map_style: str = "magicmotion"
+    sparse_box_frames: int = 8
+    workers: int = 0  # DataLoader worker processes
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    warmup: int = 0  # linear warm-up steps
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A span of steps with one trajectory type (dense-to-sparse: masks, then boxes)."""
+
+    trajectory: str
+    steps: int
+
+
+@dataclass(frozen=True)
+class VAETrainConfig:
+    """Stage 0's VAE phase (tiny only): random crops of short clips."""
+
+    steps: int = 300
+    batch_size: int = 4
+    clip_frames: int = 5
+    crop: tuple[int, int] = (64, 64)
+    lr: float = 1e-3
+    kl_weight: float = 1e-6
+
+
+@dataclass(frozen=True)
+class DMDConfig:
+    guidance_scale: float = 6.0  # real score CFG, cond + g (cond - uncond)
+    generator_every: int = 5  # generator updated every 5th step, fake score every step
+    fake_lr: float = 1e-7
+    t_min: float = 20.0  # DMD timesteps clamped to [t_min, t_max] of 1000
+    t_max: float = 980.0
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    heads: tuple[str, ...] = ("ss", "tc", "vc")  # Semantic Self-Attn, Trajectory Cross-Attn, Video Cross-Attn
+    blocks: tuple[int, ...] = (-1,)  # backbone blocks read by the heads (negative: from the end)
+    disc_lr: float = 2e-6
+    adapter_every: int = 5  # adapter updated every 5th step, discriminator every step
+    diffusion_loss: bool = True
+    gan_loss: bool = True
+    lambda_schedule: str = "linear"  # linear (eq. 7), decreasing, fixed
+    lambda_rate: float = 0.25e-3
+    lambda_fixed: float = 1.0
+    lambda_min: float = 0.0
+    lambda_max: float | None = None
+    t_min: float = 20.0
+    t_max: float = 980.0
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    stage: str
+    model: str = "tiny"  # a flashmotion model config name
+    adapter: str | None = None  # controlnet | resnet (stages 1 and 3)
+    parent: str | None = None  # checkpoint folder (or recipe-relative name) of the previous stage
+    generator: str | None = None  # stage 3: the FastGenerator checkpoint (stage 2 output)
+    seed: int = 0
+    steps: int = 100
+    batch_size: int = 4
+    timestep_shift: float = 5.0  # flow-matching training timesteps: shift(u), u ~ U(0, 1)
+    text_dropout: float = 0.1  # stage 0: share of prompts replaced by the negative prompt (for CFG)
+    ema: float | None = None  # EMA decay of the trained weights (None: no EMA)
+    ema_start: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 50
+    fsdp: bool = False  # FSDP2 (fully_shard) over transformer blocks (real configs)
+    mixed_precision: str = "no"  # no | bf16
+    gradient_checkpointing: bool = False
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    phases: tuple[Phase, ...] = ()
+    vae: VAETrainConfig = field(default_factory=VAETrainConfig)
+    dmd: DMDConfig = field(default_factory=DMDConfig)
+    gan: GANConfig = field(default_factory=GANConfig)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise InputError(f"config: stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if self.stage in ("stage1", "stage3") and self.adapter not in ("controlnet", "resnet"):
+            raise InputError(f"config: {self.stage} needs adapter: controlnet or resnet (got {self.adapter!r})")
+        if self.steps < 0 or self.batch_size < 1:
+            raise InputError("config: steps must be >= 0 and batch_size >= 1")
+        for p in self.phases:
+            if p.trajectory not in ("mask", "box", "sparse_box"):
+                raise InputError(f"config: phase trajectory must be mask, box or sparse_box, got {p.trajectory!r}")
+        if self.phases and sum(p.steps for p in self.phases) != self.steps:
+            raise InputError(f"config: the phases' steps add up to {sum(p.steps for p in self.phases)}, not steps={self.steps}")
+        if self.gan.lambda_schedule not in ("linear", "decreasing", "fixed"):
+            raise InputError(f"config: gan.lambda_schedule must be linear, decreasing or fixed, got {self.gan.lambda_schedule!r}")
+        unknown = set(self.gan.heads) - {"ss", "tc", "vc"}
+        if unknown or "vc" not in self.gan.heads:
+            raise InputError(f"config: gan.heads must include vc and be drawn from ss, tc, vc; got {list(self.gan.heads)}")
+
+    def trajectory_at(self, step: int) -> str:
+        """The trajectory type of ``step`` (0-based): by phase, else boxes."""
+        for p in self.phases:
+            if step < p.steps:
+                return p.trajectory
+            step -= p.steps
+        return self.phases[-1].trajectory if self.phases else "box"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, obj: Any, where: str):
+    """Instantiate dataclass ``cls`` from a mapping, recursively; unknown keys are errors."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected a mapping, got {type(obj).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(obj) - names)
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                         + f"; known keys: {', '.join(sorted(names))}")
+    kwargs = {k: _value(hints[k], v, f"{where}.{k}") for k, v in obj.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def _value(tp: Any, v: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if v is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _value(inner[0], v, where)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, v, where)
+    if origin is tuple:
+        if not isinstance(v, (list, tuple)):
+            raise InputError(f"{where}: expected a list, got {v!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_value(args[0], x, f"{where}[{i}]") for i, x in enumerate(v))
+        if len(v) != len(args):
+            raise InputError(f"{where}: expected {len(args)} values, got {len(v)}")
+        return tuple(_value(a, x, f"{where}[{i}]") for i, (a, x) in enumerate(zip(args, v)))
+    if tp is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputError(f"{where}: expected a number, got {v!r}")
+        return float(v)
+    if tp is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InputError(f"{where}: expected an integer, got {v!r}")
+        return v
+    if tp is bool:
+        if not isinstance(v, bool):
+            raise InputError(f"{where}: expected true or false, got {v!r}")
+        return v
+    if tp is str:
+        if not isinstance(v, str):
+            raise InputError(f"{where}: expected a string, got {v!r}")
+        return v
+    return v
+
+
+def parse_config(obj: Any, where: str = "config") -> StageConfig:
+    return _build(StageConfig, obj, where)
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A config file: a path, or the name of a packaged config (``tiny-stage1-controlnet``)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    packaged = CONFIG_DIR / f"{name_or_path}.yaml"
+    if packaged.is_file():
+        return packaged
+    known = ", ".join(sorted(q.stem for q in CONFIG_DIR.glob("*.yaml")))
+    raise InputError(f"config {name_or_path}: no such file and no packaged config of that name; packaged: {known}")
+
+
+def load_config(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> StageConfig:
+    """Read and validate a YAML config; ``overrides`` are merged first (dotted keys allowed)."""
+    import yaml
+
+    path = config_path(name_or_path)
+    try:
+        obj = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    for key, value in (overrides or {}).items():
+        node = obj
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return _build(StageConfig, obj, str(path))

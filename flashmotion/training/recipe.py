@@ -1,0 +1,87 @@
+"""Recipes: chains of stage runs. ``tiny-reference`` trains stage 0-3 for both adapters and
+assembles the registered generators' checkpoint folders from the stage outputs.
+
+Each stage's config is a packaged YAML file; the recipe fills in ``parent``/``generator`` with
+the previous stages' outputs under the recipe folder. Every stage resumes, so rerunning the
+recipe after an interruption continues where it stopped, and finished stages are skipped.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from flashbench.distributed import DistContext
+from flashbench.errors import InputError
+
+from .config import load_config
+from .stages import RUNNERS
+
+# (run name, packaged config, parent run, generator run)
+TINY_REFERENCE = (
+    ("stage0", "tiny-stage0", None, None),
+    ("stage1-controlnet", "tiny-stage1-controlnet", "stage0", None),
+    ("stage1-resnet", "tiny-stage1-resnet", "stage0", None),
+    ("stage2", "tiny-stage2", "stage0", None),
+    ("stage3-controlnet", "tiny-stage3-controlnet", "stage1-controlnet", "stage2"),
+    ("stage3-resnet", "tiny-stage3-resnet", "stage1-resnet", "stage2"),
+)
+
+# registered alias -> (run whose output it is, run whose transformer replaces the output's)
+TINY_ALIASES = {
+    "flashmotion-controlnet": ("stage3-controlnet", None),
+    "flashmotion-resnet": ("stage3-resnet", None),
+    "wan-controlnet-50step": ("stage1-controlnet", None),
+    "wan-resnet-50step": ("stage1-resnet", None),
+    "flashmotion-controlnet-slowadapter": ("stage1-controlnet", "stage2"),
+    "flashmotion-resnet-slowadapter": ("stage1-resnet", "stage2"),
+}
+
+RECIPES = {"tiny-reference": TINY_REFERENCE}
+
+
+def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, overrides: dict | None = None,
+               install: Path | None = None) -> dict[str, Path]:
+    if name not in RECIPES:
+        raise InputError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
+    out = Path(out)
+    done: dict[str, Path] = {}
+    for run, config, parent, generator in RECIPES[name]:
+        final = out / run / "final"
+        if (final / "flashmotion.json").is_file():
+            done[run] = final
+            continue
+        ov = dict(overrides or {})
+        if parent:
+            ov["parent"] = str(done[parent])
+        if generator:
+            ov["generator"] = str(done[generator])
+        cfg = load_config(config, ov)
+        resume = (out / run).exists()
+        RUNNERS[cfg.stage](cfg, out / run, ctx, resume=resume, progress=progress)
+        done[run] = final
+    if install is not None and ctx.is_main:
+        assemble_aliases(done, install)
+    return done
+
+
+def assemble_aliases(done: dict[str, Path], dest: Path) -> None:
+    """One checkpoint folder per registered alias (the generators load ``dest/<alias>``)."""
+    from .. import loading
+
+    for alias, (run, transformer_from) in TINY_ALIASES.items():
+        target = Path(dest) / alias
+        tmp = target.with_name(f".{alias}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(done[run], tmp)
+        if transformer_from is not None:
+            shutil.copy2(done[transformer_from] / "transformer.safetensors", tmp / "transformer.safetensors")
+            meta = loading.read_checkpoint_meta(tmp)
+            meta["components"]["transformer"] = loading.read_checkpoint_meta(done[transformer_from])["components"]["transformer"]
+            meta["notes"] = f"tiny reference SlowAdapter on the FastGenerator (adapter from {run}, generator from {transformer_from})"
+            meta["provenance"]["parents"]["generator"] = str(transformer_from)
+            from flashbench.utils.atomic import atomic_write_json
+
+            atomic_write_json(tmp / loading.META_FILE, meta)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
