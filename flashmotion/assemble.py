@@ -137,11 +137,19 @@ def real_components(cfg: ModelConfig, adapter_kind: str, generator: str, adapter
                       notes="official Wan2.2-TI2V-5B weights", sources={k: str(v) for k, v in paths.items()})
 
 
+def model_config_of(meta: dict[str, Any]) -> ModelConfig:
+    """A checkpoint's model config: its full stored copy (trained tiny models carry their VAE's
+    measured latent statistics there), else the named config."""
+    if "model_config" in meta:
+        return ModelConfig.from_dict(meta["model_config"])
+    return get_config(meta.get("config", "tiny"))
+
+
 def checkpoint_components(directory: str | Path, adapter_kind: str, generator: str = "fast") -> Components:
     """A FlashMotion checkpoint folder; components it lacks come from the real weights."""
     directory = Path(directory)
     meta = loading.read_checkpoint_meta(directory)
-    cfg = get_config(meta.get("config", "tiny"))
+    cfg = model_config_of(meta)
     have = meta["components"]
     if "adapter" not in have:
         raise InputError(f"checkpoint {directory} has no adapter component")
