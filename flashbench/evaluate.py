@@ -10,9 +10,13 @@ Run directory layout::
     videos/<id>.mkv          generated videos (lossless)
     records/<id>.json        generation record: status, error, latency, cache key
     scores/<id>.json         per-video IoU rows and metric cache key
-    features/<id>.npz        per-video FID/FVD features (float32, as the networks output)
-    stats/*.npz              per-group feature statistics (float64 sums)
+    features/<id>.npz        per-video generated-side FID/FVD features (float32), only until the
+                             group statistics are written: they can be re-extracted from the video
+    stats/*.npz              per-group generated-side feature statistics (float64, compact)
     results.json, videos.csv, plots/*.png
+
+The real side (ground-truth features, segmenter ceilings and their group statistics) lives in
+the benchmark's feature cache, shared by every run on that benchmark.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import __version__, paths
-from .aggregate import VideoOutcome, aggregate
+from .aggregate import STAT_NAMES, VideoOutcome, aggregate, group_tag
 from .data import trajectory as traj_ops
 from .data import video as video_io
 from .data.video import resize_frames
@@ -41,6 +45,7 @@ from .errors import FlashBenchError, InputError
 from .generators.base import GenerationRequest, Generator, as_generated
 from .generators.builtin import safe_name
 from .protocol import Protocol
+from .provenance import code_hash, package_versions
 from .seeding import item_seed
 from .utils.atomic import atomic_path, atomic_write_json, sha256_json
 
@@ -261,9 +266,20 @@ class Scorers:
     fid: Any
     fvd: Any
     segmenter: Any
+    device: str = "cpu"
 
     def identity(self) -> dict[str, Any]:
         return {"fid": self.fid.info.to_dict(), "fvd": self.fvd.info.to_dict(), "segmenter": self.segmenter.info.to_dict()}
+
+    def cache_key(self) -> dict[str, Any]:
+        """Everything besides the inputs that decides a per-video number: the scoring code,
+        the extractors (weights), the device and the floating-point types."""
+        import torch
+
+        return {
+            "flashbench": __version__, "code": code_hash(), "scorers": self.identity(), "device": self.device,
+            "dtype": str(torch.get_default_dtype()), "segmenter_dtype": str(getattr(self.segmenter, "dtype", None)),
+        }
 
 
 def load_scorers(cfg: EvalConfig, protocol: Protocol) -> Scorers:
@@ -276,6 +292,7 @@ def load_scorers(cfg: EvalConfig, protocol: Protocol) -> Scorers:
         fid=load_inception(cfg.extractor, device=cfg.device),
         fvd=load_i3d(cfg.extractor, device=cfg.device),
         segmenter=load_segmenter(seg_mode, model=protocol.segmenter, prompt=protocol.sam2_prompt, device=cfg.device),
+        device=cfg.device,
     )
 
 
@@ -310,8 +327,7 @@ def _finite(obj: Any) -> Any:
 
 def _real_cache_dir(p: Plan, scorers: Scorers) -> Path:
     key = sha256_json({
-        "flashbench": __version__,  # a new release may score differently: never reuse across releases
-        "scorers": scorers.identity(),
+        **scorers.cache_key(),
         "protocol": p.protocol.hash(),
         "gt_indices": p.gt_indices.tolist(),
     })[:16]
@@ -341,9 +357,9 @@ def _real_side(sample: Sample, p: Plan, scorers: Scorers, fid_idx: np.ndarray, f
 
 def score_missing(p: Plan, items: Sequence[ItemInfo], scorers: Scorers, progress: Callable[[int], None]) -> None:
     """Per-video metrics for every generated item without a current score file."""
-    from .metrics import fid_features, fid_frame_indices, fvd_clip_indices, fvd_features, score_video
+    from .metrics import fid_frame_indices, fvd_clip_indices, score_video
 
-    metric_key = sha256_json({"flashbench": __version__, "scorers": scorers.identity(), "protocol": p.protocol.hash()})[:20]
+    metric_key = sha256_json({**scorers.cache_key(), "protocol": p.protocol.hash()})[:20]
     fid_idx = fid_frame_indices(p.gen_frames, skip_first=p.protocol.fid_skip_first_frame, stride=p.protocol.fid_frame_stride)
     fvd_idx = fvd_clip_indices(p.gen_frames, p.protocol.fvd_clip, p.protocol.fvd_clip_frames)
     for info in items:
@@ -353,25 +369,24 @@ def score_missing(p: Plan, items: Sequence[ItemInfo], scorers: Scorers, progress
             raise InputError(f"{p.run_dir}: no generation record for {vid}; rerun `flashbench eval` to generate it")
         score_path = p.run_dir / "scores" / f"{vid}.json"
         old = _read_json(score_path)
-        if old and old.get("metric_key") == metric_key and old.get("record_key") == rec["key"]:
+        if old and old.get("metric_key") == metric_key and old.get("record_key") == rec["key"] and old.get("status") == rec["status"]:
             progress(1)
             continue
         t0 = time.perf_counter()
         sample = p.bench.sample(vid)
         objects = [_subset(o, p.gt_indices) for o in sample.objects]
         gt = sample.frames()[: p.eval_frames][p.gt_indices]
-        fid_real, fvd_real, ceiling = _real_side(sample, p, scorers, fid_idx, fvd_idx, objects, gt)
+        _, _, ceiling = _real_side(sample, p, scorers, fid_idx, fvd_idx, objects, gt)
         row: dict[str, Any] = {"video_id": vid, "metric_key": metric_key, "record_key": rec["key"], "status": rec["status"], "ceiling": ceiling}
         if rec["status"] == "ok":
             fake = video_io.read_video(p.run_dir / "videos" / f"{vid}.mkv", expected_frames=p.gen_frames)
-            fid_fake = fid_features(scorers.fid, fake[fid_idx]).astype(np.float32)
-            fvd_fake = fvd_features(scorers.fvd, fake[fvd_idx][None]).astype(np.float32)
+            fid_fake, fvd_fake = _extract(scorers, fake, fid_idx, fvd_idx)
             first = np.stack([o.mask(0) for o in objects])
             pred = scorers.segmenter.segment(fake, masks=first, boxes=np.stack([o.boxes[0] for o in objects]))
             row.update(_finite(_iou_fields(score_video(pred, objects, skip_first=p.protocol.iou_skip_first_frame))))
             with atomic_path(p.run_dir / "features" / f"{vid}.npz") as tmp:
                 with open(tmp, "wb") as f:
-                    np.savez(f, fid_real=fid_real, fid_fake=fid_fake, fvd_real=fvd_real, fvd_fake=fvd_fake)
+                    np.savez(f, fid_fake=fid_fake, fvd_fake=fvd_fake)
         row["metrics_s"] = time.perf_counter() - t0
         atomic_write_json(score_path, row)
         progress(1)
@@ -387,10 +402,112 @@ def load_outcome(p: Plan, info: ItemInfo) -> VideoOutcome:
         ceiling_mask_iou=nan(row["ceiling"].get("mask_iou")), ceiling_box_iou=nan(row["ceiling"].get("box_iou")),
         extra=row,
     )
-    if out.status == "ok":
-        with np.load(p.run_dir / "features" / f"{info.video_id}.npz") as z:
-            out.fid_real, out.fid_fake, out.fvd_real, out.fvd_fake = z["fid_real"], z["fid_fake"], z["fvd_real"], z["fvd_fake"]
     return out
+
+
+def _extract(scorers: Scorers, frames: np.ndarray, fid_idx: np.ndarray, fvd_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from .metrics import fid_features, fvd_features
+
+    fid = fid_features(scorers.fid, frames[fid_idx]).astype(np.float32)
+    fvd = fvd_features(scorers.fvd, frames[fvd_idx][None]).astype(np.float32)
+    return fid, fvd
+
+
+def _feature_indices(p: Plan) -> tuple[np.ndarray, np.ndarray]:
+    from .metrics import fid_frame_indices, fvd_clip_indices
+
+    fid_idx = fid_frame_indices(p.gen_frames, skip_first=p.protocol.fid_skip_first_frame, stride=p.protocol.fid_frame_stride)
+    return fid_idx, fvd_clip_indices(p.gen_frames, p.protocol.fvd_clip, p.protocol.fvd_clip_frames)
+
+
+def _fake_features(p: Plan, scorers: Scorers, vid: str) -> tuple[np.ndarray, np.ndarray]:
+    """A generated video's features: from the scoring phase, else re-extracted from the video."""
+    path = p.run_dir / "features" / f"{vid}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return z["fid_fake"], z["fvd_fake"]
+    fake = video_io.read_video(p.run_dir / "videos" / f"{vid}.mkv", expected_frames=p.gen_frames)
+    return _extract(scorers, fake, *_feature_indices(p))
+
+
+def _real_features(p: Plan, scorers: Scorers, vid: str) -> tuple[np.ndarray, np.ndarray]:
+    cache = _real_cache_dir(p, scorers) / f"{vid}.npz"
+    if not cache.is_file():  # the cache was cleared since scoring: rebuild this entry
+        sample = p.bench.sample(vid)
+        gt = sample.frames()[: p.eval_frames][p.gt_indices]
+        _real_side(sample, p, scorers, *_feature_indices(p), [_subset(o, p.gt_indices) for o in sample.objects], gt)
+    with np.load(cache) as z:
+        return z["fid"], z["fvd"]
+
+
+def _accumulate(arrays: Any):
+    from .metrics.frechet import FeatureStats
+
+    stats = None
+    for a in arrays:
+        if a.size == 0:
+            continue
+        if stats is None:
+            stats = FeatureStats.empty(a.shape[1])
+        stats.update(a)
+    return stats
+
+
+def group_statistics(p: Plan, scorers: Scorers, outcomes: Sequence[VideoOutcome]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per group the four Fréchet statistics (videos in manifest order) and where they are stored.
+
+    The generated side is written to ``stats/`` once per set of scored videos and the
+    per-video features are then dropped; the real side goes to the benchmark's feature cache.
+    Paths in the listing are relative to the run directory (generated side) and to
+    ``<FLASHBENCH_HOME>/features`` (real side).
+    """
+    from .metrics.frechet import FeatureStats
+
+    features_root = paths.home() / "features"
+    real_dir = _real_cache_dir(p, scorers) / "groups"
+    index_path = p.run_dir / "stats" / "index.json"
+    index = _read_json(index_path) or {}
+    stats: dict[str, Any] = {}
+    listing: dict[str, Any] = {}
+    for g in GROUPS:
+        sel = [o for o in outcomes if o.group == g]
+        if not sel:
+            continue
+        ok = [o.video_id for o in sel if o.status == "ok"]
+        stats[g] = {name: None for name in STAT_NAMES}
+        listing[g] = {name: None for name in STAT_NAMES}
+        if not ok:
+            continue
+        tag = group_tag(g)
+        fake_files = {n: p.run_dir / "stats" / f"{n}_{tag}.npz" for n in ("fid_fake", "fvd_fake")}
+        fake_key = sha256_json([[o.video_id, o.extra.get("record_key"), o.extra.get("metric_key")] for o in sel if o.status == "ok"])
+        if index.get(tag) == fake_key and all(f.is_file() for f in fake_files.values()):
+            fake = {n: FeatureStats.load(f) for n, f in fake_files.items()}
+        else:
+            feats = [_fake_features(p, scorers, v) for v in ok]
+            fake = {"fid_fake": _accumulate(f for f, _ in feats), "fvd_fake": _accumulate(v for _, v in feats)}
+            for n, st in fake.items():
+                st.save(fake_files[n])
+            index[tag] = fake_key
+        real_files = {n: real_dir / f"{sha256_json(ok)[:16]}_{n}.npz" for n in ("fid_real", "fvd_real")}
+        if all(f.is_file() for f in real_files.values()):
+            real = {n: FeatureStats.load(f) for n, f in real_files.items()}
+        else:
+            feats = [_real_features(p, scorers, v) for v in ok]
+            real = {"fid_real": _accumulate(f for f, _ in feats), "fvd_real": _accumulate(v for _, v in feats)}
+            for n, st in real.items():
+                st.save(real_files[n])
+        stats[g] = {**real, **fake}
+        listing[g] = {n: f.relative_to(p.run_dir).as_posix() for n, f in fake_files.items()}
+        listing[g] |= {n: f.relative_to(features_root).as_posix() for n, f in real_files.items()}
+    atomic_write_json(index_path, index)
+    return stats, listing
+
+
+def drop_features(p: Plan, outcomes: Sequence[VideoOutcome]) -> None:
+    """Per-video features are folded into the group statistics: keep the run directory lean."""
+    for o in outcomes:
+        (p.run_dir / "features" / f"{o.video_id}.npz").unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------- results
@@ -410,15 +527,8 @@ def environment(device: str) -> dict[str, Any]:
     return {
         "flashbench": __version__, "python": platform.python_version(), "torch": torch.__version__,
         "platform": platform.platform(), "device": device, "hardware": hw, "cpu_count": os.cpu_count(), "git": git,
+        "code_hash": code_hash(), "packages": package_versions(),
     }
-
-
-def _save_stats(p: Plan, extras: dict[str, Any]) -> None:
-    for group, ex in extras.items():
-        tag = "gt5" if group == ">5" else group
-        for name, st in ex["stats"].items():
-            if st is not None:
-                st.save(p.run_dir / "stats" / f"{name}_{tag}.npz")
 
 
 def write_rows(p: Plan, outcomes: Sequence[VideoOutcome]) -> Path:
@@ -427,17 +537,16 @@ def write_rows(p: Plan, outcomes: Sequence[VideoOutcome]) -> Path:
     rows = []
     for o in outcomes:
         rec = _read_json(p.run_dir / "records" / f"{o.video_id}.json") or {}
+        row = o.row()  # exactly the values the aggregate uses; written at full precision
         rows.append({
-            "video_id": o.video_id, "group": o.group, "status": o.status, "error": rec.get("error"),
-            "mask_iou": o.mask_iou * 100, "box_iou": o.box_iou * 100, "coverage": o.coverage * 100,
-            "centroid_error": o.centroid_error,
-            "ceiling_mask_iou": o.ceiling_mask_iou * 100, "ceiling_box_iou": o.ceiling_box_iou * 100,
+            **{k: row[k] for k in ("video_id", "group", "status")}, "error": rec.get("error"),
+            **{k: row[k] for k in ("mask_iou", "box_iou", "coverage", "centroid_error", "ceiling_mask_iou", "ceiling_box_iou")},
             "denoise_s": rec.get("denoise_s"), "latency_s": rec.get("latency_s"), "resized": rec.get("resized"),
             "objects": json.dumps(o.extra.get("objects", [])),
         })
     path = p.run_dir / "videos.csv"
     with atomic_path(path) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6f")
+        pd.DataFrame(rows).to_csv(tmp, index=False)
     return path
 
 
@@ -446,8 +555,10 @@ def build_results(cfg: EvalConfig, p: Plan, scorers: Scorers, outcomes: Sequence
     for info in p.items:
         expected[info.group] += 1
     expected = {g: n for g, n in expected.items() if n}
-    overall, groups, extras = aggregate(outcomes, expected, bootstrap=cfg.bootstrap, seed=cfg.seed)
-    _save_stats(p, extras)
+    stats, listing = group_statistics(p, scorers, outcomes)
+    agg = aggregate([o.row() for o in outcomes], stats, bootstrap=cfg.bootstrap, seed=cfg.seed)
+    drop_features(p, outcomes)
+    groups = agg["groups"]
     records = [_read_json(p.run_dir / "records" / f"{i.video_id}.json") or {} for i in p.items]
     denoise = [r["denoise_s"] for r in records if r.get("denoise_s") is not None]
     latency = [r["latency_s"] for r in records if r.get("latency_s") is not None]
@@ -469,12 +580,14 @@ def build_results(cfg: EvalConfig, p: Plan, scorers: Scorers, outcomes: Sequence
         "generator": p.identity["info"] | {"model": cfg.model, "model_args": p.identity["model_args"], "frames_generated": p.gen_frames},
         "label": cfg.label or p.identity["info"]["name"],
         "trajectory": p.protocol.trajectory,
-        "extractors": {k: {"name": v["name"], "sha256": v["sha256"], "official": v["official"]} for k, v in ident.items()},
+        "extractors": {k: {"name": v["name"], "sha256": v["sha256"], "official": v["official"], "notes": v.get("notes", "")}
+                       for k, v in ident.items()},
         "official": all(v["official"] for v in ident.values()),
         "seed": cfg.seed,
-        "overall": overall,
+        "overall": agg["overall"],
         "groups": groups,
-        "ceiling": {"overall": extras["overall"]["ceiling"], "groups": {g: extras[g]["ceiling"] for g in groups}},
+        "ceiling": agg["ceiling"],
+        "statistics": {"bootstrap": cfg.bootstrap, "groups": listing},
         "timings": {
             "total_s": wall,
             "generation_s": float(sum(latency)),
@@ -482,7 +595,7 @@ def build_results(cfg: EvalConfig, p: Plan, scorers: Scorers, outcomes: Sequence
             "denoise_s_mean": float(np.mean(denoise)) if denoise else None,
             "latency_s_mean": float(np.mean(latency)) if latency else None,
         },
-        "warnings": [f"{g}: {n}" for g, ex in extras.items() for n in ex["notes"]],
+        "warnings": list(agg["notes"]),
         "environment": environment(cfg.device),
         "rows": "videos.csv",
     }

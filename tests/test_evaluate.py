@@ -78,16 +78,15 @@ def test_static_scores_lowest_and_copy_paste_lands_between(gt_static_copy):
 def test_rows_and_stats_are_written(gt_static_copy):
     import pandas as pd
 
-    from flashbench.metrics.frechet import FeatureStats, fid_from_stats
+    from flashbench.aggregate import recompute_from_run
 
     run_dir = gt_static_copy["root"] / "copy-paste"
     rows = pd.read_csv(run_dir / "videos.csv")
     assert len(rows) == 6 and set(rows["status"]) == {"ok"}
     res = gt_static_copy["copy-paste"]
-    assert rows["mask_iou"].mean() == pytest.approx(res["overall"]["mask_iou"], rel=1e-5)
-    # aggregates are recomputable from the stored statistics
-    real, fake = FeatureStats.load(run_dir / "stats" / "fid_real_overall.npz"), FeatureStats.load(run_dir / "stats" / "fid_fake_overall.npz")
-    assert fid_from_stats(real, fake) == pytest.approx(res["overall"]["fid"], rel=1e-12)
+    assert rows["mask_iou"].mean() == pytest.approx(res["overall"]["mask_iou"], rel=1e-12)
+    # aggregates are recomputable from the stored rows and statistics, to the bit
+    assert recompute_from_run(run_dir) == {k: res[k] for k in ("overall", "groups", "ceiling")}
 
 
 def test_resume_after_interrupt_regenerates_nothing_and_matches(tiny_bench, tmp_path, monkeypatch, gt_static_copy):
@@ -291,8 +290,7 @@ def test_video_folder_with_fewer_frames_is_compared_to_resampled_ground_truth(ti
     res = evaluate("video-folder", tiny_bench, tmp_path / "vf", groups=("1", "2", "3"),
                    model_args={"path": str(folder), "name": "outside-method"})
     assert res["generator"]["max_frames"] == 5 and res["generator"]["frames_generated"] == 5
-    assert "1 of 6 benchmark videos missing" not in res["generator"]["notes"]
-    assert "4 of 6 benchmark videos missing" in res["generator"]["notes"]
+    assert "missing" not in res["generator"]["notes"], "the folder's contents are no part of the run's identity"
     # the two present videos are exactly the resampled ground truth: perfect scores
     for g in ("1", "2"):
         assert res["groups"][g]["mask_iou"] == pytest.approx(res["ceiling"]["groups"][g]["mask_iou"], abs=1e-9)

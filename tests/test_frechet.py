@@ -151,3 +151,17 @@ def test_rank_deficient_from_few_samples():
     ref = diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr
     with pytest.warns(RuntimeWarning):
         assert fid_from_stats(sx, sy) == pytest.approx(ref, rel=1e-6)
+
+
+def test_compact_file_is_lossless_and_small(tmp_path):
+    feats = np.maximum(np.random.default_rng(6).normal(0.3, 0.5, size=(300, 64)), 0).astype(np.float32)
+    st = FeatureStats.from_features(feats[:100])
+    st.update(feats[100:])
+    np.testing.assert_array_equal(st.outer, st.outer.T)  # the triangle holds everything
+    back = FeatureStats.load(st.save(tmp_path / "s.npz"))
+    assert back.n == st.n
+    np.testing.assert_array_equal(back.sum, st.sum)
+    np.testing.assert_array_equal(back.outer, st.outer)
+    assert fid_from_stats(back, st) == fid_from_stats(st, st)
+    full = 8 * 64 * 64
+    assert (tmp_path / "s.npz").stat().st_size < 0.55 * full

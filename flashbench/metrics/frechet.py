@@ -53,7 +53,9 @@ class FeatureStats:
             raise ValueError("features contain NaN or infinite values")
         self.n += int(x.shape[0])
         self.sum += x.sum(axis=0)
-        self.outer += x.T @ x
+        xx = x.T @ x
+        # exactly symmetric, so the upper triangle alone stores it without loss (see save)
+        self.outer += np.triu(xx) + np.triu(xx, 1).T
 
     def merge(self, other: "FeatureStats") -> "FeatureStats":
         """A new object holding the statistics of both sets."""
@@ -88,17 +90,41 @@ class FeatureStats:
             raise ValueError(f"inconsistent statistics: dim={dim}, sum {s.shape}, outer {o.shape}")
         return cls(dim=dim, n=n, sum=s.copy(), outer=o.copy())
 
+    def to_compact(self) -> dict[str, np.ndarray]:
+        """Lossless arrays of less than half the size: ``outer`` is symmetric, so only its upper
+        triangle is kept, as little-endian float64 bytes grouped by significance (every value's
+        byte 0, then every byte 1, ...), which lets the deflate of ``savez_compressed`` shrink
+        the nearly constant sign and exponent bytes."""
+        tri = self.outer[np.triu_indices(self.dim)].astype("<f8")
+        return {"dim": np.int64(self.dim), "n": np.int64(self.n), "sum": self.sum.astype("<f8"),
+                "outer_triu_bytes": tri.view(np.uint8).reshape(-1, 8).T.copy()}
+
+    @classmethod
+    def from_compact(cls, d: dict) -> "FeatureStats":
+        dim = int(d["dim"])
+        packed = np.asarray(d["outer_triu_bytes"], dtype=np.uint8)
+        if packed.shape != (8, dim * (dim + 1) // 2):
+            raise ValueError(f"inconsistent statistics: dim={dim}, packed triangle {packed.shape}")
+        tri = np.ascontiguousarray(packed.T).view("<f8").ravel()
+        outer = np.zeros((dim, dim), np.float64)
+        rows, cols = np.triu_indices(dim)
+        outer[rows, cols] = tri
+        outer[cols, rows] = tri
+        return cls.from_arrays({"dim": dim, "n": d["n"], "sum": d["sum"], "outer": outer})
+
     def save(self, path: str | os.PathLike) -> Path:
-        """Write an ``.npz`` atomically."""
+        """Write a compressed ``.npz`` (:meth:`to_compact`) atomically."""
         path = Path(path)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, **self.to_arrays())
+                np.savez_compressed(f, **self.to_compact())
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FeatureStats":
         with np.load(path) as z:
+            if "outer_triu_bytes" in z.files:
+                return cls.from_compact({k: z[k] for k in ("dim", "n", "sum", "outer_triu_bytes")})
             return cls.from_arrays({k: z[k] for k in ("dim", "n", "sum", "outer")})
 
 
