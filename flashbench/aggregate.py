@@ -11,7 +11,7 @@ run directory (:func:`recompute_from_run`):
   are the sums of the group statistics in group order.
 
 Rows are fed in manifest order, so the same per-video files give the same numbers to the bit,
-however many processes produced them (see ``docs/protocol.md``, aggregation).
+however many processes produced them (docs/protocol.md, section 8).
 """
 
 from __future__ import annotations

@@ -71,6 +71,7 @@ class EvalConfig:
     protocol: Protocol | None = None
     bootstrap: int = 1000
     progress: bool = True
+    retry_failed: bool = False  # generate again the videos whose record says failed
 
 
 @dataclass
@@ -108,6 +109,14 @@ def plan(cfg: EvalConfig, gen: Generator, bench_root: Path, embedded: bool, prot
     items = bench.select(cfg.groups, cfg.limit)
     if not items:
         raise InputError(f"{bench.root}: no videos selected (groups={cfg.groups}, limit={cfg.limit})")
+    eval_frames, gen_frames, gt_indices = frame_alignment(bench, items, protocol, info.max_frames)
+    identity = _generator_identity(cfg.model, cfg.model_args, gen)
+    run_dir = cfg.run_dir or default_run_dir(cfg.model, bench, protocol, cfg.seed, identity)
+    return Plan(bench, protocol, items, eval_frames, gen_frames, gt_indices, Path(run_dir), identity, embedded)
+
+
+def frame_alignment(bench: Benchmark, items: Sequence[ItemInfo], protocol: Protocol, max_frames: int | None) -> tuple[int, int, np.ndarray]:
+    """(ground-truth frames scored, frames requested, ground-truth frame of each requested frame)."""
     counts = {i.num_frames for i in items}
     if len(counts) != 1:
         raise InputError(f"{bench.root}: videos have different frame counts {sorted(counts)}; the protocol needs one")
@@ -115,11 +124,8 @@ def plan(cfg: EvalConfig, gen: Generator, bench_root: Path, embedded: bool, prot
     eval_frames = protocol.num_frames or stored
     if eval_frames > stored:
         raise InputError(f"protocol asks for {eval_frames} frames but the benchmark stores {stored}")
-    gen_frames = min(eval_frames, info.max_frames) if info.max_frames else eval_frames
-    gt_indices = video_io.uniform_indices(eval_frames, gen_frames)
-    identity = _generator_identity(cfg.model, cfg.model_args, gen)
-    run_dir = cfg.run_dir or default_run_dir(cfg.model, bench, protocol, cfg.seed, identity)
-    return Plan(bench, protocol, items, eval_frames, gen_frames, gt_indices, Path(run_dir), identity, embedded)
+    gen_frames = min(eval_frames, max_frames) if max_frames else eval_frames
+    return eval_frames, gen_frames, video_io.uniform_indices(eval_frames, gen_frames)
 
 
 def default_run_dir(model: str, bench: Benchmark, protocol: Protocol, seed: int, identity: dict[str, Any]) -> Path:
@@ -195,8 +201,11 @@ def check_output(frames: Any, req: GenerationRequest) -> tuple[np.ndarray, bool]
     return resize_frames(frames, req.height, req.width), resized
 
 
-def _record_key(p: Plan, req_hash: str) -> str:
-    return sha256_json({"identity": p.identity, "request": req_hash})[:20]
+def _record_key(p: Plan, req_hash: str, input_key: str | None = None) -> str:
+    key = {"identity": p.identity, "request": req_hash}
+    if input_key is not None:  # a generator reading files (video-folder): their content
+        key["input"] = input_key
+    return sha256_json(key)[:20]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -206,15 +215,19 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def generate_missing(gen: Generator, p: Plan, items: Sequence[ItemInfo], seed: int, batch_size: int, progress: Callable[[int], None]) -> None:
-    """Generate every item without a valid record; write video then record, each atomically."""
+def generate_missing(gen: Generator, p: Plan, items: Sequence[ItemInfo], seed: int, batch_size: int, progress: Callable[[int], None],
+                     retry_failed: bool = False) -> None:
+    """Generate every item without a valid record (and, with ``retry_failed``, every failed one);
+    write video then record, each atomically."""
+    input_key = getattr(gen, "input_key", None)
     todo: list[tuple[GenerationRequest, str]] = []
     for info in items:
         sample = p.bench.sample(info.video_id)
         req = build_request(sample, p, seed)
-        key = _record_key(p, req.content_hash())
+        key = _record_key(p, req.content_hash(), input_key(info.video_id) if input_key else None)
         rec = _read_json(p.run_dir / "records" / f"{info.video_id}.json")
-        if rec and rec.get("key") == key and (rec["status"] != "ok" or (p.run_dir / "videos" / f"{info.video_id}.mkv").is_file()):
+        done = rec["status"] == "ok" and (p.run_dir / "videos" / f"{info.video_id}.mkv").is_file() if rec else False
+        if rec and rec.get("key") == key and (done or (rec["status"] != "ok" and not retry_failed)):
             progress(1)
             continue
         todo.append((req, key))
@@ -634,13 +647,18 @@ def run(cfg: EvalConfig, ctx: DistContext | None = None, console: Any = None) ->
     p = plan(cfg, gen, bench_root, embedded_, protocol)
     scorers = load_scorers(cfg, p.protocol)
     ui.header(cfg, p, scorers)
+    if hasattr(gen, "missing"):  # a folder of pre-generated videos: which selected ones it lacks
+        ui.missing(gen.missing([i.video_id for i in p.items]), str(getattr(gen, "root", cfg.model)))
     if ctx.is_main:
         prepare_run_dir(p, cfg.seed)
     ctx.barrier()
     mine = p.items[ctx.rank :: ctx.world_size]
-    with ui.task("generating", len(mine)) as advance:
-        generate_missing(gen, p, mine, cfg.seed, cfg.batch_size, advance)
-    with ui.task("scoring", len(mine)) as advance:
+    # under torchrun rank 0's bars count every rank's videos (job-wide counters)
+    counted = {stage: ctx.counter(stage) for stage in ("generating", "scoring")}
+    total = len(p.items) if counted["generating"] else len(mine)
+    with ui.task("generating", total, counted["generating"]) as advance:
+        generate_missing(gen, p, mine, cfg.seed, cfg.batch_size, advance, retry_failed=cfg.retry_failed)
+    with ui.task("scoring", total, counted["scoring"]) as advance:
         score_missing(p, mine, scorers, advance)
     ctx.barrier()
     if not ctx.is_main:
@@ -653,5 +671,15 @@ def run(cfg: EvalConfig, ctx: DistContext | None = None, console: Any = None) ->
         from .report.plots import plot_by_object_count
 
         plot_by_object_count([results], p.run_dir / "plots", formats=("png",))
-    ui.summary(results, p.run_dir)
+    ui.summary(results, p.run_dir, failures(p))
     return results
+
+
+def failures(p: Plan) -> list[tuple[str, str]]:
+    """(video id, reason) of every selected video whose generation failed, in manifest order."""
+    out = []
+    for info in p.items:
+        rec = _read_json(p.run_dir / "records" / f"{info.video_id}.json") or {}
+        if rec.get("status") != "ok":
+            out.append((info.video_id, rec.get("error") or "no generation record"))
+    return out

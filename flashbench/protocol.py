@@ -1,4 +1,4 @@
-"""The versioned evaluation protocol (shared/PROTOCOL.md) as a frozen, hashable object.
+"""The versioned evaluation protocol (docs/protocol.md) as a frozen, hashable object.
 
 Every choice that changes a number is a field here. Results carry the whole object and its
 hash; two results are comparable only when the hashes match.

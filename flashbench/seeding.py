@@ -1,4 +1,4 @@
-"""Per-item seeds: a pure function of the run seed and the video id (PROTOCOL section 2).
+"""Per-item seeds: a pure function of the run seed and the video id (docs/protocol.md, section 2).
 
 A result therefore does not depend on batch size, order, or the number of processes.
 """

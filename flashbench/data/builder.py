@@ -1,4 +1,4 @@
-"""Build a benchmark directory (PROTOCOL section 1) from a source of annotated videos.
+"""Build a benchmark directory (docs/protocol.md, section 1) from a source of annotated videos.
 
 Pipeline: pool -> filter tracks (drop objects too small at frame 0 or too rarely visible,
 then recount) -> group by object count (1..5, >5) -> seeded stratified sample of

@@ -1,4 +1,4 @@
-"""The benchmark data model (PROTOCOL section 1).
+"""The benchmark data model (docs/protocol.md, section 1).
 
 A benchmark directory holds ``manifest.json``, ``videos/<id>.<ext>`` and
 ``annotations/<id>.json``. The manifest lists every item and the SHA-256 of every file; an

@@ -228,7 +228,7 @@ def uniform_indices(num_frames: int, n: int) -> np.ndarray:
 
 
 def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bicubic resize with antialias (PROTOCOL section 3), uint8 in and out; a no-op at the same size."""
+    """Bicubic resize with antialias (docs/protocol.md, section 3), uint8 in and out; a no-op at the same size."""
     check_frames(frames)
     if frames.shape[1:3] == (height, width):
         return frames

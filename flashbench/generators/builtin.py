@@ -176,7 +176,7 @@ class VideoFolderGenerator:
     """Pre-generated videos ``<path>/<video_id>.<ext>`` (for methods run outside FlashBench).
 
     ``max_frames`` is the common frame count of the folder's videos, so the harness requests
-    that many frames and compares against uniformly resampled ground truth (PROTOCOL 3).
+    that many frames and compares against uniformly resampled ground truth (docs/protocol.md, section 3).
     """
 
     def __init__(self, path: str | None = None, name: str | None = None, frames: str | int | None = None, benchmark: str | None = None):

@@ -6,7 +6,7 @@ random weights, usable with no downloads, whose numbers are labelled as proxy ev
 and never comparable to published ones. ``mode="auto"`` picks official when the file is in
 the cache. Nothing downloads implicitly.
 
-Call conventions (PROTOCOL sections 4-5):
+Call conventions (docs/protocol.md, sections 4-5):
 
 * Inception: ``(B, 3, 299, 299)`` float on the 0..255 scale (already resized by clean-fid's
   ``clean`` mode) -> ``(B, 2048)``; the network sees ``(x - 128) / 128``. The official file

@@ -1,4 +1,4 @@
-"""FID on video frames (PROTOCOL section 4).
+"""FID on video frames (docs/protocol.md, section 4).
 
 Frames 1..N-1 of each video (frame 0 is the conditioning image), resized with clean-fid's
 ``clean`` mode (PIL bicubic per channel on float 0..255 to 299x299, clipped, not

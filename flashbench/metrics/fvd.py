@@ -1,4 +1,4 @@
-"""FVD on video clips (PROTOCOL section 5).
+"""FVD on video clips (docs/protocol.md, section 5).
 
 One clip per video (``uniform16``: 16 frames at ``round(linspace(0, N-1, 16))``, spanning the
 whole video; alternatives ``first16`` and ``all``), I3D Kinetics-400 features of uint8

@@ -1,4 +1,4 @@
-"""Mask IoU and box IoU of segmented objects against ground truth (PROTOCOL section 6).
+"""Mask IoU and box IoU of segmented objects against ground truth (docs/protocol.md, section 6).
 
 Per object and frame ``t >= 1`` where the object is visible in the ground truth:
 
