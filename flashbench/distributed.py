@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,22 @@ class DistContext:
         out = [None] * self.world_size if self.is_main else None
         dist.gather_object(obj, out, dst=0)
         return out
+
+    def counter(self, name: str) -> Callable[[int], int] | None:
+        """A job-wide counter (None in a single process): ``add(n)`` adds n and returns the sum over ranks.
+
+        It lives in the process group's key-value store, so no rank waits for another to count.
+        """
+        if not self.enabled:
+            return None
+        import torch.distributed as dist
+
+        try:
+            store = dist.distributed_c10d._get_default_store()
+        except (AttributeError, RuntimeError):  # no store to share: each rank counts its own share
+            return None
+        key = f"flashbench/progress/{name}"
+        return lambda n: int(store.add(key, n))
 
     def broadcast(self, obj: Any) -> Any:
         if not self.enabled:

@@ -4,6 +4,7 @@ COMMAND_MODULES = (
     "build",
     "validate",
     "eval",
+    "export",
     "metrics",
     "tables",
     "submit",

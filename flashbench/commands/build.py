@@ -42,6 +42,10 @@ def register(app: typer.Typer) -> None:
                                prompts=prompts, workers=workers, progress=progress, name=name)
             typer.echo(f"benchmark ready: {root}  (check it with `flashbench validate {root}`)")
             return
+        from ..utils.device import check_device
+
+        if source == "videos":
+            check_device(device)
 
         root = build_benchmark(
             source, out, src=src, per_group=per_group, num_frames=frames or 121,

@@ -39,24 +39,28 @@ def register(app: typer.Typer) -> None:
         model_arg: List[str] = typer.Option([], "--model-arg", help="KEY=VALUE option for the generator factory (repeatable)."),
         extractor: str = typer.Option("auto", "--extractor", help="auto (official if cached, else proxy), official or proxy."),
         segmenter: str = typer.Option("auto", "--segmenter", help="auto, sam2 or tracker (the weight-free proxy)."),
-        device: str = typer.Option("cpu", "--device", help="Device for the metric networks."),
+        device: str = typer.Option("cpu", "--device", help="Device for the metric networks: cpu, cuda or cuda:N."),
         label: Optional[str] = typer.Option(None, "--label", help="Method name shown in tables."),
         protocol_name: Optional[str] = typer.Option(None, "--protocol", help="Named protocol (`flashbench ls protocols`): flashbench-v1 (default with --bench) or magicbench-49 (first 49 frames)."),
         fid_stride: Optional[int] = typer.Option(None, "--fid-stride", min=1, help="Score every k-th frame for FID (recorded in the protocol)."),
         fvd_clip: Optional[str] = typer.Option(None, "--fvd-clip", help="uniform16 (default), first16 or all."),
         bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for IoU confidence intervals (0: none)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+        retry_failed: bool = typer.Option(False, "--retry-failed", help="Generate again the videos that failed in an earlier run of this evaluation."),
+        strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any video failed (results are still written)."),
     ) -> None:
         """Generate the benchmark's videos with MODEL (resumable) and compute FID, FVD, mask and box IoU."""
         from ..distributed import init_from_env, shutdown
         from ..embedded import PROTOCOL as EMBEDDED_PROTOCOL
         from ..evaluate import EvalConfig, run
         from ..protocol import DEFAULT, get_protocol
+        from ..utils.device import check_device
 
         if extractor not in ("auto", "official", "proxy"):
             raise InputError(f"--extractor {extractor!r}: choose auto, official or proxy")
         if segmenter not in ("auto", "sam2", "tracker"):
             raise InputError(f"--segmenter {segmenter!r}: choose auto, sam2 or tracker")
+        check_device(device)
         protocol = None
         changes = {}
         if fid_stride is not None:
@@ -75,12 +79,17 @@ def register(app: typer.Typer) -> None:
             model=model, model_args=parse_model_args(model_arg), bench=bench, groups=parse_groups(groups), limit=limit,
             trajectory=trajectory, run_dir=run_dir, seed=seed, batch_size=batch_size, extractor=extractor,
             segmenter=segmenter, device=device, label=label, protocol=protocol, bootstrap=bootstrap, progress=progress,
+            retry_failed=retry_failed,
         )
         ctx = init_from_env()
         try:
-            run(cfg, ctx)
+            results = run(cfg, ctx)
         except KeyboardInterrupt:
             typer.echo("\ninterrupted: finished videos are kept; rerun the same command to resume", err=True)
             raise typer.Exit(130)
         finally:
             shutdown(ctx)
+        failed = results["overall"]["n_failed"] if results else 0
+        if strict and failed:
+            typer.echo(f"--strict: {failed} of {results['overall']['n_expected']} videos failed (listed above)", err=True)
+            raise typer.Exit(1)

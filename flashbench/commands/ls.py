@@ -1,40 +1,41 @@
-"""`flashbench ls`: known benchmarks, generators and weights."""
+"""`flashbench ls`: known benchmarks, protocols, generators and weights."""
 
 from __future__ import annotations
 
 import typer
 
-WHAT = ("benchmarks", "generators", "weights")
+WHAT = ("benchmarks", "protocols", "generators", "weights")
+FORMATS = ("table", "json", "csv")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("ls")
     def ls(
-        what: str = typer.Argument("all", help="benchmarks, generators, weights or all."),
+        what: str = typer.Argument("all", help="benchmarks, protocols, generators, weights or all."),
         params: bool = typer.Option(False, "--params", help="With generators: parameter counts of the real configs (built on the meta device, no weights)."),
+        format: str = typer.Option("table", "--format", help="table (for people), json or csv (for scripts; full values, one record per row)."),
     ) -> None:
-        """List known benchmarks, generators and weight files."""
-        from rich.console import Console
-
+        """List known benchmarks, protocols, generators and weight files."""
         from ..errors import InputError
+        from ..ui import print_listings
 
         if what not in WHAT + ("all",):
             raise InputError(f"`flashbench ls {what}`: choose one of {', '.join(WHAT)} or all")
-        console = Console()
-        for kind in WHAT if what == "all" else (what,):
-            console.print(globals()[f"_{kind}_table"](params) if kind == "generators" else globals()[f"_{kind}_table"]())
+        if format not in FORMATS:
+            raise InputError(f"--format {format!r}: choose one of {', '.join(FORMATS)}")
+        listings = [globals()[f"_{kind}_listing"](params) if kind == "generators" else globals()[f"_{kind}_listing"]()
+                    for kind in (WHAT if what == "all" else (what,))]
+        print_listings(listings, format)
 
 
-def _benchmarks_table():
+def _benchmarks_listing():
     import json
 
-    from rich.table import Table
-
     from .. import embedded, paths
+    from ..ui import Listing
 
-    table = Table(title="benchmarks (in the cache; any built directory can be passed with --bench)")
-    for col in ("name", "videos", "frames", "size", "path"):
-        table.add_column(col)
+    listing = Listing("benchmarks", "benchmarks (in the cache; any built directory can be passed with --bench)",
+                      ("name", "videos", "frames", "size", "path"))
     root = paths.benchmarks_dir()
     dirs = sorted(p for p in root.iterdir() if (p / "manifest.json").is_file()) if root.is_dir() else []
     for d in dirs:
@@ -42,30 +43,41 @@ def _benchmarks_table():
         items = m.get("items", [])
         size = f"{items[0]['height']}x{items[0]['width']}" if items else "–"
         frames = str(items[0]["num_frames"]) if items else "–"
-        table.add_row(m.get("name", d.name), str(len(items)), frames, size, str(d))
+        listing.add(m.get("name", d.name), str(len(items)), frames, size, str(d))
     if embedded.benchmark_dir() not in dirs:
-        table.add_row(embedded.NAME, str(6 * embedded.PER_GROUP), str(embedded.NUM_FRAMES), "x".join(map(str, embedded.SIZE)), "(built on first `flashbench eval`)")
-    return table
+        listing.add(embedded.NAME, str(6 * embedded.PER_GROUP), str(embedded.NUM_FRAMES), "x".join(map(str, embedded.SIZE)), "(built on first `flashbench eval`)")
+    return listing
 
 
-def _generators_table(params: bool):
-    from rich.table import Table
+def _protocols_listing():
+    from ..protocol import PROTOCOL_DESCRIPTIONS, PROTOCOLS, protocol_changes
+    from ..ui import Listing
 
+    listing = Listing("protocols", "protocols (`flashbench eval --protocol NAME`; docs/protocol.md)",
+                      ("name", "hash", "differs from flashbench-v1", "use"))
+    for name, proto in PROTOCOLS.items():
+        changes = ", ".join(f"{k}={v}" for k, v in protocol_changes(proto).items()) or "–"
+        listing.add(name, proto.hash(), changes, PROTOCOL_DESCRIPTIONS[name])
+    return listing
+
+
+def _generators_listing(params: bool):
     from ..generators.registry import available, resolve
+    from ..ui import Listing
 
-    table = Table(title="generators (`flashbench eval --model NAME`)")
-    cols = ["name", "origin", "target"] + (["parameters", "NFE", "native size", "max frames"] if params else [])
-    for col in cols:
-        table.add_column(col)
+    cols = ("name", "origin", "target") + (("parameters", "NFE", "native size", "max frames") if params else ())
+    listing = Listing("generators", "generators (`flashbench eval --model NAME`)", cols)
     for name, entry in sorted(available().items()):
         row = [name, entry.origin, entry.target]
         if params:
             row += _describe(resolve, entry.target)
-        table.add_row(*row)
-    return table
+        listing.add(*row)
+    return listing
 
 
 def _describe(resolve, target: str) -> list[str]:
+    from ..ui import human_count
+
     try:
         factory = resolve(target)
     except Exception as exc:  # a broken third-party entry must not hide the others
@@ -75,19 +87,17 @@ def _describe(resolve, target: str) -> list[str]:
         return ["–", "–", "–", "–"]
     info = describe()
     size = "x".join(map(str, info.native_size)) if info.native_size else "any"
-    return [f"{info.parameters / 1e9:.4f}B", str(info.nfe), size, str(info.max_frames or "any")]
+    return [human_count(info.parameters), str(info.nfe), size, str(info.max_frames or "any")]
 
 
-def _weights_table():
-    from rich.table import Table
-
+def _weights_listing():
     from .. import weights
+    from ..ui import Listing
 
-    table = Table(title=f"weights (cache: {weights.cache_root()}; `flashbench weights ls` for details)")
-    for col in ("name", "file", "in cache", "sha256"):
-        table.add_column(col)
+    listing = Listing("weights", f"weights (cache: {weights.cache_root()}; `flashbench weights ls` for details)",
+                      ("name", "file", "in cache", "sha256"))
     for spec in weights.all_specs():
         st = weights.status(spec.name)
-        digest = f"{st['sha256'][:16]}… ({st['hash_source']})" if st["sha256"] else "pinned at first import"
-        table.add_row(spec.name, spec.filename, "yes" if st["present"] else "no", digest)
-    return table
+        digest = f"{st['sha256']} ({st['hash_source']})" if st["sha256"] else "pinned at first import"
+        listing.add(spec.name, spec.filename, "yes" if st["present"] else "no", digest)
+    return listing

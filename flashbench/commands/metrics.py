@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         fake: Path = typer.Option(..., "--fake", help="Folder of generated images or videos."),
         extractor: str = typer.Option("auto", "--extractor", help="auto (official if cached, else proxy), official or proxy."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON with the extractor identity."),
-        device: str = typer.Option("cpu", "--device"),
+        device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
         batch_size: int = typer.Option(32, "--batch-size", min=1),
         stride: int = typer.Option(1, "--stride", min=1, help="Videos: every k-th frame."),
         skip_first: bool = typer.Option(True, "--skip-first/--keep-first", help="Videos: drop frame 0 (the conditioning image)."),
@@ -68,8 +68,10 @@ def register(app: typer.Typer) -> None:
         """FID (clean-fid clean resize, InceptionV3 pool3, unbiased covariance)."""
         from ..metrics import load_inception
         from ..metrics.folders import score_folders
+        from ..utils.device import check_device
 
         _check_extractor(extractor)
+        check_device(device)
         ext = load_inception(extractor, device=device)
         score = score_folders("fid", real, fake, ext, progress_factory=_progress_factory(progress and not json_out),
                               skip_first=skip_first, stride=stride, batch_size=batch_size)
@@ -81,15 +83,17 @@ def register(app: typer.Typer) -> None:
         fake: Path = typer.Option(..., "--fake", help="Folder of generated videos."),
         extractor: str = typer.Option("auto", "--extractor", help="auto (official if cached, else proxy), official or proxy."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON with the extractor identity."),
-        device: str = typer.Option("cpu", "--device"),
+        device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
         clip: str = typer.Option("uniform16", "--clip", help="uniform16 (default), first16 or all."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """FVD (I3D Kinetics-400, one clip per video, biased covariance, pooled statistics)."""
         from ..metrics import load_i3d
         from ..metrics.folders import score_folders
+        from ..utils.device import check_device
 
         _check_extractor(extractor)
+        check_device(device)
         if clip not in ("uniform16", "first16", "all"):
             raise InputError(f"--clip {clip!r}: choose uniform16, first16 or all")
         ext = load_i3d(extractor, device=device)

@@ -21,6 +21,8 @@ from ..data import video as video_io
 from ..data.trajectory import Trajectory
 from ..data.video import resize_frames
 from ..errors import InputError
+from ..ui import plural
+from ..utils.atomic import sha256_file
 from .base import GeneratedVideo, GenerationRequest, GeneratorInfo
 
 ALL_TRAJECTORIES = ("box", "mask", "sparse_box")
@@ -176,7 +178,10 @@ class VideoFolderGenerator:
     """Pre-generated videos ``<path>/<video_id>.<ext>`` (for methods run outside FlashBench).
 
     ``max_frames`` is the common frame count of the folder's videos, so the harness requests
-    that many frames and compares against uniformly resampled ground truth (docs/protocol.md, section 3).
+    that many frames and compares against uniformly resampled ground truth (docs/protocol.md, section 3). A
+    missing or unreadable file is a recorded failure of that video, never the end of the run;
+    each video's record is keyed by its file's content (:meth:`input_key`), so adding or
+    replacing a file and rerunning scores the new file.
     """
 
     def __init__(self, path: str | None = None, name: str | None = None, frames: str | int | None = None, benchmark: str | None = None):
@@ -191,37 +196,50 @@ class VideoFolderGenerator:
         }
         if not self.files:
             raise InputError(f"{self.root}: no videos ({', '.join(video_io.VIDEO_EXTS)}) in the folder")
-        completeness = ""
         if benchmark is not None:
-            completeness = self._check_names(benchmark)
+            self._check_names(benchmark)
         if frames is None:
-            first = next(iter(self.files.values()))
-            frames = video_io.probe(first).num_frames
+            frames = self._common_frames()
         label = name or f"video-folder:{self.root.name}"
-        self.info = _builtin_info(label, f"pre-generated videos from {self.root}{completeness}", max_frames=int(frames))
+        # the info (and so the run's identity) names the folder, not its contents: adding a
+        # missing file later resumes the same run
+        self.info = _builtin_info(label, f"pre-generated videos from {self.root}", max_frames=int(frames))
 
-    def _check_names(self, benchmark: str) -> str:
-        """Refuse files named after no benchmark video; say how many benchmark videos are missing."""
+    def _check_names(self, benchmark: str) -> None:
+        """Refuse files named after no benchmark video."""
         from ..data.benchmark import Benchmark
 
-        ids = [i.video_id for i in Benchmark.open(benchmark).items]
-        unknown = sorted(set(self.files) - set(ids))
+        ids = {i.video_id for i in Benchmark.open(benchmark).items}
+        unknown = sorted(set(self.files) - ids)
         if unknown:
             preview = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            raise InputError(f"{self.root}: {len(unknown)} video(s) named after no benchmark id: {preview}; name files <video_id>.mp4")
-        missing = [v for v in ids if v not in self.files]
-        if not missing:
-            return ""
-        preview = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
-        return f"; {len(missing)} of {len(ids)} benchmark videos missing (scored as failures): {preview}"
+            raise InputError(f"{self.root}: {plural(len(unknown), 'video')} named after no benchmark id: {preview}; name files <video_id>.mp4")
+
+    def _common_frames(self) -> int:
+        """The frame count of the first readable video (an unreadable one fails alone, when generated)."""
+        for path in self.files.values():
+            try:
+                return video_io.probe(path).num_frames
+            except InputError:
+                continue
+        raise InputError(f"{self.root}: none of the {plural(len(self.files), 'video')} can be read; check the files or pass --model-arg frames=N")
+
+    def missing(self, video_ids: Sequence[str]) -> list[str]:
+        """The given benchmark videos without a file in the folder."""
+        return [v for v in video_ids if v not in self.files]
+
+    def input_key(self, video_id: str) -> str:
+        """The content of this video's file (or its absence): part of the video's record key."""
+        path = self.files.get(video_id)
+        return sha256_file(path) if path is not None else "missing"
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
         out = []
         for req in requests:
             path = self.files.get(req.video_id)
             if path is None:
-                raise InputError(f"{self.root}: no video for {req.video_id!r} (expected {req.video_id}.mp4 or .mkv)")
-            out.append(video_io.read_video(path))
+                raise InputError(f"{self.root}: no video for {req.video_id!r} (expected {req.video_id}.<{'|'.join(e[1:] for e in video_io.VIDEO_EXTS)}>)")
+            out.append(video_io.read_video(path, expected_frames=req.num_frames))
         return out
 
 
