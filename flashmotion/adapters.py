@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import torch
+from diffusers import WanTransformer3DModel
 from diffusers.models.transformers.transformer_wan import (
     WanRotaryPosEmbed,
     WanTimeTextImageEmbedding,
@@ -82,6 +83,8 @@ class Residuals(Sequence[Tensor]):
 
 class ControlNetAdapter(nn.Module):
     uses_state = True
+    # The backbone's modules it copies stay float32 in low precision, as in the backbone.
+    _keep_in_fp32_modules = WanTransformer3DModel._keep_in_fp32_modules
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()

@@ -11,7 +11,8 @@ flashmotion-*-slowadapter              FastGenerator   SlowAdapter     4 steps
 Every factory takes keyword options (strings from ``--model-arg key=value`` are parsed):
 ``config`` (``tiny`` | ``wan2.2-ti2v-5b``), ``init`` (``random`` for a randomly initialised
 model), ``checkpoint`` (a FlashMotion checkpoint folder), ``device`` (``auto``/``cpu``/``cuda``),
-``dtype`` (``auto``/``float32``/``bfloat16``/``float16``), ``steps``, ``timesteps`` (few-step
+``dtype`` (``auto``/``float32``/``bfloat16``/``float16``: backbone and adapter, the modules
+diffusers keeps in float32 excepted; the VAE always runs in float32), ``steps``, ``timesteps`` (few-step
 list such as ``1000,750,500,250``), ``shift``, ``guidance_scale``, ``negative_prompt``,
 ``strength`` (adapter residual scale), ``size`` (``request``/``native``/``HxW``), ``offload``,
 ``tiling``, ``compile``, ``seed`` (the random-init seed; sampling seeds come from requests).
@@ -248,6 +249,7 @@ def load(alias: str, *, config: str | None = None, init: str | None = None, chec
     from .assemble import checkpoint_components, random_components
     from .model import FlashMotionModel, count_parameters
     from .pipeline import FlashMotionPipeline
+    from .precision import cast
     from .text import TextEncoder
     from .vae import VideoCodec
 
@@ -268,12 +270,12 @@ def load(alias: str, *, config: str | None = None, init: str | None = None, chec
         comps = _default_components(alias, kind, speed, stage, config)
     cfg = comps.config
     sampler = _sampler(speed, cfg, steps, timesteps, shift, guidance_scale, negative_prompt)
-    model = _cast(FlashMotionModel(comps.transformer, comps.adapter, strength=_num("strength", strength)), dt)
+    # The modules diffusers keeps float32 (time embedder, modulation tables, norms) stay float32.
+    model = cast(FlashMotionModel(comps.transformer, comps.adapter, strength=_num("strength", strength)), dt)
     if _bool("compile", compile):
         for block in list(model.transformer.blocks) + list(getattr(model.adapter, "blocks", [])):
             block.compile()
-    vae_dtype = torch.float32 if dev.type == "cpu" else dt
-    codec = VideoCodec(_cast(comps.vae, vae_dtype), tiling=_bool("tiling", tiling))
+    codec = VideoCodec(_cast(comps.vae, torch.float32), tiling=_bool("tiling", tiling))  # as Wan runs it, on any device
     text_dtype = torch.float32 if dt == torch.float16 else dt  # T5 overflows in float16
     text = TextEncoder(comps.tokenizer, _cast(comps.text_model, text_dtype), cfg.text.max_length)
     pipeline = FlashMotionPipeline(model, codec, text, sampler, device=dev, dtype=dt, offload=_bool("offload", offload))
