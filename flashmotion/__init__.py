@@ -3,7 +3,8 @@
 Modules: ``configs`` (real and tiny sizes), ``transformer`` (backbone with block residuals),
 ``adapters`` (ControlNet, ResNet), ``model`` (backbone + adapter), ``vae``, ``text``,
 ``schedules`` and ``samplers`` (multi-step CFG, few-step chain), ``pipeline`` (one video),
-``keymaps``/``loading``/``weights``/``assemble`` (weights), ``generators`` (registered aliases).
+``keymaps``/``loading``/``weights``/``assemble`` (weights), ``precision`` (low-precision casting),
+``modes`` (eval mode for one call), ``generators`` (registered aliases).
 """
 
 __version__ = "0.1.0"
