@@ -39,6 +39,7 @@ from ..utils.atomic import atomic_write_json, sha256_file, sha256_json
 from .benchmark import MANIFEST
 from . import video as video_io
 from .schema import FORMAT, FORMAT_VERSION, GROUPS, Annotation, ItemInfo, ObjectTrack, group_for_count
+from .video import resize_masks  # noqa: F401 - the sources' mask resize, re-exported for builders
 
 SOURCES = ("synth", "magicdata", "videos")
 WORK_DIR = ".build"
@@ -202,17 +203,6 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int] | None) -> np.ndarra
     if size is None:
         return frames
     return video_io.resize_frames(frames, int(size[0]), int(size[1]))
-
-
-def resize_masks(masks: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    """Nearest-neighbour resize of a (..., H, W) bool stack to ``size``."""
-    if size is None or tuple(masks.shape[-2:]) == tuple(size):
-        return masks
-    h, w = size
-    sh, sw = masks.shape[-2:]
-    ys = np.minimum(((np.arange(h) + 0.5) * sh / h).astype(np.int64), sh - 1)
-    xs = np.minimum(((np.arange(w) + 0.5) * sw / w).astype(np.int64), sw - 1)
-    return masks[..., ys[:, None], xs[None, :]]
 
 
 def stratified_sample(groups: dict[str, list[str]], per_group: int, seed: int) -> dict[str, list[str]]:

@@ -180,8 +180,8 @@ class MagicDataSource:
         return self.prompts[pool_id]
 
     def scan(self, pool_id: str, num_frames: int, size: tuple[int, int] | None) -> dict[str, Any]:
-        from .builder import resize_masks
         from .schema import ObjectTrack
+        from .video import frame_rate, resize_masks
 
         vpath = self.video_path(pool_id)
         files = self.mask_files(pool_id)
@@ -191,7 +191,7 @@ class MagicDataSource:
                 f"{files[0].parent}: {len(files)} mask frames but {vpath} has {n_video} frames (frame-count mismatch); re-export the masks"
             )
         prompt = self.prompt(pool_id)
-        base = {"prompt": prompt, "fps": _fps(vpath), "num_frames_available": n_video}
+        base = {"prompt": prompt, "fps": frame_rate(vpath), "num_frames_available": n_video}
         if n_video < num_frames:
             return {**base, "excluded": f"{n_video} frames < {num_frames}", "input_hash": sha256_file(vpath), "objects": [], "height": 0, "width": 0}
         first = _fit(load_png(files[0]), height, width)
@@ -223,12 +223,11 @@ class MagicDataSource:
 
     def frames(self, pool_id: str, num_frames: int, size: tuple[int, int] | None) -> np.ndarray:
         from . import video as video_io
-        from .builder import resize_frames
 
         frames = video_io.read_video(self.video_path(pool_id), list(range(num_frames)))
         if frames.shape[0] != num_frames:
             raise VideoError(f"{self.video_path(pool_id)}: has {frames.shape[0]} frames, expected at least {num_frames}")
-        return resize_frames(frames, size)
+        return video_io.resize_frames(frames, *size) if size else frames
 
 
 def count_frames(path: Path) -> tuple[int, int, int]:
@@ -257,15 +256,6 @@ def _fit(img: np.ndarray, height: int, width: int) -> np.ndarray:
     """A mask image at the video's size (nearest neighbour, so colours are not blended)."""
     if img.shape[:2] == (height, width):
         return img
-    from .builder import resize_masks
+    from .video import resize_masks
 
     return np.moveaxis(resize_masks(np.moveaxis(img, -1, 0), (height, width)), 0, -1)
-
-
-def _fps(path: Path) -> float:
-    from . import video as video_io
-
-    try:
-        return float(video_io._fps(path)) or 24.0
-    except Exception as exc:
-        raise VideoError(f"{path}: cannot read the frame rate ({exc})") from exc

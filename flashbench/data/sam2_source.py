@@ -95,7 +95,7 @@ class VideoPromptSource:
 
     def _prompt_objects(self, pool_id: str, height: int, width: int, size: tuple[int, int]) -> tuple[str, np.ndarray | None, np.ndarray | None, list[str]]:
         """Prompt kind, frame-0 masks (K, h, w) or boxes (K, 4) at the target size, extra hashes."""
-        from .builder import resize_masks
+        from .video import resize_masks
 
         entry = self.entries[pool_id]
         where = f"{self.prompt_file} [{pool_id!r}]"
@@ -126,20 +126,18 @@ class VideoPromptSource:
 
     def scan(self, pool_id: str, num_frames: int, size: tuple[int, int] | None) -> dict[str, Any]:
         from . import video as video_io
-        from .builder import resize_frames
-        from .magicdata import _fps
         from .schema import ObjectTrack
 
         path = self.videos[pool_id]
         frames = video_io.read_video(path)
         n_video, height, width = frames.shape[:3]
         prompt = self.entries[pool_id].get("prompt", "") if isinstance(self.entries[pool_id], dict) else ""
-        base = {"prompt": prompt, "fps": _fps(path), "num_frames_available": int(n_video)}
+        base = {"prompt": prompt, "fps": video_io.frame_rate(path), "num_frames_available": int(n_video)}
         if n_video < num_frames:
             return {**base, "excluded": f"{n_video} frames < {num_frames}", "input_hash": sha256_file(path), "objects": [], "height": 0, "width": 0}
         target = size or (height, width)
         kind, masks0, boxes0, extra = self._prompt_objects(pool_id, height, width, target)
-        frames = resize_frames(frames[:num_frames], size)
+        frames = video_io.resize_frames(frames[:num_frames], *size) if size else frames[:num_frames]
         k_count = masks0.shape[0] if masks0 is not None else boxes0.shape[0]
         seg = np.asarray(self.segmenter(kind).segment(frames, masks=masks0, boxes=boxes0))
         if seg.shape != (k_count, num_frames) + tuple(target) or seg.dtype != bool:
@@ -152,6 +150,6 @@ class VideoPromptSource:
 
     def frames(self, pool_id: str, num_frames: int, size: tuple[int, int] | None) -> np.ndarray:
         from . import video as video_io
-        from .builder import resize_frames
 
-        return resize_frames(video_io.read_video(self.videos[pool_id], list(range(num_frames))), size)
+        frames = video_io.read_video(self.videos[pool_id], list(range(num_frames)))
+        return video_io.resize_frames(frames, *size) if size else frames

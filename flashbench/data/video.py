@@ -108,6 +108,14 @@ def _fps(path: str | os.PathLike) -> float:
         return float(rate) if rate else 0.0
 
 
+def frame_rate(path: str | os.PathLike) -> float:
+    """The video's frame rate (24 when the container does not say); VideoError when unreadable."""
+    try:
+        return _fps(path) or 24.0
+    except Exception as exc:
+        raise VideoError(f"{path}: cannot read the frame rate ({exc})") from exc
+
+
 def read_video(
     path: str | os.PathLike,
     indices: Sequence[int] | None = None,
@@ -238,3 +246,14 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
     y = F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
     return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def resize_masks(masks: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """Nearest-neighbour resize of a (..., H, W) bool stack to ``size``; no-op when equal or None."""
+    if size is None or tuple(masks.shape[-2:]) == tuple(size):
+        return masks
+    h, w = size
+    sh, sw = masks.shape[-2:]
+    ys = np.minimum(((np.arange(h) + 0.5) * sh / h).astype(np.int64), sh - 1)
+    xs = np.minimum(((np.arange(w) + 0.5) * sw / w).astype(np.int64), sw - 1)
+    return masks[..., ys[:, None], xs[None, :]]

@@ -73,12 +73,3 @@ def fid_features(extractor: Any, frames: np.ndarray, batch_size: int = 32) -> np
     if not chunks:
         return np.zeros((0, int(dim or 2048)), dtype=np.float64)
     return np.concatenate(chunks, axis=0)
-
-
-def __getattr__(name: str):
-    # the torchmetrics wrapper is loaded on first use: importing torchmetrics costs seconds
-    if name == "FID":
-        from .metric_modules import FID
-
-        return FID
-    raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""Fréchet distance between Gaussians fitted to feature sets (PROTOCOL sections 4-5).
+"""Fréchet distance between Gaussians fitted to feature sets (docs/protocol.md, sections 4-5).
 
 Statistics are streamed as float64 sufficient statistics (count, sum, sum of outer
 products), so chunks, videos and processes combine by plain addition and the result never

@@ -69,13 +69,4 @@ def fvd_features(extractor: Any, videos: Any, batch_size: int = 4) -> np.ndarray
     return out
 
 
-def __getattr__(name: str):
-    # the torchmetrics wrapper is loaded on first use: importing torchmetrics costs seconds
-    if name == "FVD":
-        from .metric_modules import FVD
-
-        return FVD
-    raise AttributeError(name)
-
-
-__all__ = ["CLIP_MODES", "FVD", "fvd_clip_indices", "fvd_features"]
+__all__ = ["CLIP_MODES", "fvd_clip_indices", "fvd_features"]
