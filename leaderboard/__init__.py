@@ -1,1 +1,2 @@
-"""Leaderboard: submission validation, storage and ranking."""
+"""Leaderboard: submission archives, validation by recomputation, a SQLite store, ranking,
+a static site and a token-authenticated submission server (docs/leaderboard.md)."""
