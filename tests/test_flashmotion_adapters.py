@@ -131,7 +131,7 @@ def test_residuals_are_lazy_and_can_be_read_again(backbone):
         assert feats[0].shape == (1, 12, 8 * 4)  # C = 8 channels x (1 x 2 x 2) patch
         projected = res.project(feats)
         assert torch.equal(projected[0], res(None, None, None, traj)[0])
-        assert torch.equal(projected[1], projected[1]) and torch.equal(list(projected)[0], projected[0])
+        assert torch.equal(projected[1], projected[1]) and torch.equal(next(iter(projected)), projected[0])
 
 
 def test_in_order_reads_keep_one_residual_alive(backbone):

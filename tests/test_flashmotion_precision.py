@@ -60,8 +60,7 @@ def test_cast_model_runs_mixed_and_keeps_parameter_identity():
 
 def test_generator_dtypes_on_an_accelerator(monkeypatch):
     """On a GPU (dtype auto = bf16): the backbone and adapter mixed as above, the VAE float32."""
-    import flashmotion.generators as generators
-    import flashmotion.pipeline as pipeline
+    from flashmotion import generators, pipeline
 
     built = {}
 

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from flashmotion.configs import TINY
-from flashmotion.text import TextEncoder, build_text_model, build_tokenizer, embed_prompts, embedding_key
+from flashmotion.text import (
+    TextEncoder,
+    build_text_model,
+    build_tokenizer,
+    embed_prompts,
+    embedding_key,
+)
 
 
 def _encoder(seed: int = 0, **kw) -> TextEncoder:
