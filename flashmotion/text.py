@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from transformers import UMT5Config, UMT5EncoderModel
 
+from flashbench.errors import InputError
 from flashbench.utils.atomic import atomic_path, sha256_json
 
 from . import __version__
@@ -152,6 +153,8 @@ def embed_prompts(encoder: TextEncoder, prompts: list[str], cache_dir: Path | No
     if cache_dir is None:
         return encoder.encode(prompts).float()
     cache_dir = Path(cache_dir)
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise InputError(f"text-embedding cache {cache_dir} is a file; pass a folder (created when missing)")
     found: dict[str, Tensor] = {}
     width = encoder.model.config.d_model
     for p in dict.fromkeys(prompts):

@@ -79,6 +79,14 @@ def test_disk_cache_rewrites_an_unreadable_file(tmp_path, encoder):
     assert torch.equal(embed_prompts(_encoder(), ["a blue box"], tmp_path), good)
 
 
+def test_cache_dir_that_is_a_file_is_named(tmp_path, encoder):
+    from flashbench.errors import InputError
+
+    (tmp_path / "emb").write_text("")
+    with pytest.raises(InputError, match=r"emb is a file; pass a folder"):
+        embed_prompts(encoder, ["a"], tmp_path / "emb")
+
+
 def test_key_follows_what_determines_the_embedding(encoder):
     base = embedding_key(encoder, "a cat")
     assert embedding_key(_encoder(), "a cat") == base  # same weights, same key
