@@ -453,17 +453,15 @@ def _real_features(p: Plan, scorers: Scorers, vid: str) -> tuple[np.ndarray, np.
         return z["fid"], z["fvd"]
 
 
-def _accumulate(arrays: Any):
+def _summed(sides: dict[str, list[np.ndarray]], files: dict[str, Path]) -> dict[str, Any]:
+    """Statistics of each side's per-video features (manifest order), saved to ``files``."""
     from .metrics.frechet import FeatureStats
 
-    stats = None
-    for a in arrays:
-        if a.size == 0:
-            continue
-        if stats is None:
-            stats = FeatureStats.empty(a.shape[1])
-        stats.update(a)
-    return stats
+    out = {}
+    for name, sets in sides.items():
+        out[name] = FeatureStats.from_feature_sets(sets, sets[0].shape[1])
+        out[name].save(files[name], feature_sets=sets)  # few vectors: the sets themselves are smaller
+    return out
 
 
 def group_statistics(p: Plan, scorers: Scorers, outcomes: Sequence[VideoOutcome]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -498,18 +496,14 @@ def group_statistics(p: Plan, scorers: Scorers, outcomes: Sequence[VideoOutcome]
             fake = {n: FeatureStats.load(f) for n, f in fake_files.items()}
         else:
             feats = [_fake_features(p, scorers, v) for v in ok]
-            fake = {"fid_fake": _accumulate(f for f, _ in feats), "fvd_fake": _accumulate(v for _, v in feats)}
-            for n, st in fake.items():
-                st.save(fake_files[n])
+            fake = _summed({"fid_fake": [f for f, _ in feats], "fvd_fake": [v for _, v in feats]}, fake_files)
             index[tag] = fake_key
         real_files = {n: real_dir / f"{sha256_json(ok)[:16]}_{n}.npz" for n in ("fid_real", "fvd_real")}
         if all(f.is_file() for f in real_files.values()):
             real = {n: FeatureStats.load(f) for n, f in real_files.items()}
         else:
             feats = [_real_features(p, scorers, v) for v in ok]
-            real = {"fid_real": _accumulate(f for f, _ in feats), "fvd_real": _accumulate(v for _, v in feats)}
-            for n, st in real.items():
-                st.save(real_files[n])
+            real = _summed({"fid_real": [f for f, _ in feats], "fvd_real": [v for _, v in feats]}, real_files)
         stats[g] = {**real, **fake}
         listing[g] = {n: f.relative_to(p.run_dir).as_posix() for n, f in fake_files.items()}
         listing[g] |= {n: f.relative_to(features_root).as_posix() for n, f in real_files.items()}

@@ -165,3 +165,24 @@ def test_compact_file_is_lossless_and_small(tmp_path):
     assert fid_from_stats(back, st) == fid_from_stats(st, st)
     full = 8 * 64 * 64
     assert (tmp_path / "s.npz").stat().st_size < 0.55 * full
+
+
+def test_few_vectors_are_stored_as_the_feature_sets_and_load_to_the_same_bits(tmp_path):
+    rng = np.random.default_rng(7)
+    sets = [rng.normal(size=(n, 64)).astype(np.float32) for n in (5, 0, 9, 3)]
+    st = FeatureStats.from_feature_sets(sets, 64)
+    small = tmp_path / "few.npz"
+    st.save(small, feature_sets=sets)
+    with np.load(small) as z:
+        assert "features" in z.files  # 17 vectors of 64-d: the sets are smaller than the statistics
+    back = FeatureStats.load(small)
+    assert back.n == 17
+    np.testing.assert_array_equal(back.sum, st.sum)
+    np.testing.assert_array_equal(back.outer, st.outer)
+    many = [rng.normal(size=(40, 16)).astype(np.float32) for _ in range(3)]
+    big = FeatureStats.from_feature_sets(many, 16)
+    big.save(tmp_path / "many.npz", feature_sets=many)
+    with np.load(tmp_path / "many.npz") as z:
+        assert "features" not in z.files  # 120 vectors of 16-d: the statistics are smaller
+    with pytest.raises(ValueError, match="hold 17 vectors"):
+        big.save(tmp_path / "bad.npz", feature_sets=sets)

@@ -14,6 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -112,17 +113,42 @@ class FeatureStats:
         outer[cols, rows] = tri
         return cls.from_arrays({"dim": dim, "n": d["n"], "sum": d["sum"], "outer": outer})
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write a compressed ``.npz`` (:meth:`to_compact`) atomically."""
+    @classmethod
+    def from_feature_sets(cls, sets: Sequence[np.ndarray], dim: int) -> "FeatureStats":
+        """Statistics of (N_i, D) feature sets added one after another, in the given order."""
+        stats = cls.empty(dim)
+        for x in sets:
+            if len(x):
+                stats.update(x)
+        return stats
+
+    def save(self, path: str | os.PathLike, feature_sets: Sequence[np.ndarray] | None = None) -> Path:
+        """Write a compressed ``.npz`` atomically: the statistics (:meth:`to_compact`), or, when
+        ``feature_sets`` (the float32 sets these statistics were summed from, in order) hold
+        no more vectors than dimensions, those sets, which then take less room; :meth:`load`
+        sums them again in the same order, so both forms load to the same bits."""
+        if feature_sets is not None:
+            total = sum(len(x) for x in feature_sets)
+            if total != self.n:
+                raise ValueError(f"the feature sets hold {total} vectors, the statistics {self.n}")
+            if total > self.dim or any(np.asarray(x).dtype != np.float32 for x in feature_sets):
+                feature_sets = None
+        arrays = self.to_compact() if feature_sets is None else {
+            "dim": np.int64(self.dim), "counts": np.asarray([len(x) for x in feature_sets], np.int64),
+            "features": np.concatenate([np.asarray(x).reshape(-1, self.dim) for x in feature_sets]).astype("<f4"),
+        }
         path = Path(path)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                np.savez_compressed(f, **self.to_compact())
+                np.savez_compressed(f, **arrays)
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FeatureStats":
         with np.load(path) as z:
+            if "features" in z.files:
+                splits = np.cumsum(z["counts"])[:-1]
+                return cls.from_feature_sets(np.split(z["features"].astype(np.float32), splits), int(z["dim"]))
             if "outer_triu_bytes" in z.files:
                 return cls.from_compact({k: z[k] for k in ("dim", "n", "sum", "outer_triu_bytes")})
             return cls.from_arrays({k: z[k] for k in ("dim", "n", "sum", "outer")})
