@@ -14,6 +14,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+
 from .archive import Limits
 from .errors import SubmissionRejected
 from .store import Store
@@ -39,11 +43,7 @@ class RateLimiter:
             return True
 
 
-def create_app(store_path: str | Path, limits: Limits | None = None, rate_limit: int = 30, rate_window_s: float = 60.0) -> Any:
-    from fastapi import FastAPI, Request
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import HTMLResponse, JSONResponse
-
+def create_app(store_path: str | Path, limits: Limits | None = None, rate_limit: int = 30, rate_window_s: float = 60.0) -> FastAPI:
     from .render import render_html
 
     store = Store(store_path, limits)
