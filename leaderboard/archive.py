@@ -28,7 +28,12 @@ from typing import Any, Mapping
 from flashbench.utils.atomic import canonical_json, sha256_bytes
 
 from .errors import SubmissionRejected
-from .schema import SUBMISSION_FORMAT, SUBMISSION_VERSION, SubmissionHeader, SubmitterMetadata
+from .schema import (
+    SUBMISSION_FORMAT,
+    SUBMISSION_VERSION,
+    SubmissionHeader,
+    SubmitterMetadata,
+)
 
 HEADER = "submission.json"
 FIXED_MEMBERS = ("results.json", "videos.csv", "manifest.json")

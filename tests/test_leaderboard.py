@@ -10,8 +10,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_leaderboard_support import (
+    archive_members,
+    edit_results,
+    make_bench,
+    make_run,
+    repack,
+)
 from typer.testing import CliRunner
 
+from flashbench import paths
 from flashbench.cli import app
 from flashbench.protocol import Protocol
 from leaderboard.archive import Limits, members_from_run, pack
@@ -21,9 +29,6 @@ from leaderboard.ranking import boards
 from leaderboard.render import render_html, render_markdown
 from leaderboard.schema import SubmitterMetadata
 from leaderboard.store import MIGRATIONS, SCHEMA_VERSION, Store
-from test_leaderboard_support import archive_members, edit_results, make_bench, make_run, repack
-
-from flashbench import paths
 
 
 def meta(name: str = "copy-paste", **kw) -> SubmitterMetadata:

@@ -7,11 +7,11 @@ import os
 import shutil
 
 import pytest
+from test_leaderboard import archive_of
+from test_leaderboard_support import make_bench, make_run
 
 from leaderboard.render import render_site
 from leaderboard.store import Store
-from test_leaderboard import archive_of
-from test_leaderboard_support import make_bench, make_run
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -21,7 +21,7 @@ EVIL = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned =
 
 def _browser_missing() -> str | None:
     try:
-        import playwright.sync_api  # noqa: F401
+        import playwright.sync_api
     except ImportError:
         return "the playwright package is not installed (pip install -e '.[test]')"
     if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
@@ -52,8 +52,8 @@ def test_site_tables_sort_on_click_and_model_names_stay_text(tmp_path):
             assert table.is_visible()
             assert page.locator("table.sortable").count() >= 7  # overall and six object counts
 
-            names = lambda: table.locator("tbody tr td:nth-child(2)").all_inner_texts()  # noqa: E731
-            ious = lambda: [float(t.split()[0]) for t in table.locator("tbody tr td:nth-child(5)").all_inner_texts()]  # noqa: E731
+            names = lambda: table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+            ious = lambda: [float(t.split()[0]) for t in table.locator("tbody tr td:nth-child(5)").all_inner_texts()]
             assert any(EVIL in n for n in names()), names()  # the markup is shown as text
             header = table.locator("th", has_text="M IoU")
             header.click()

@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
+from test_leaderboard import archive_of, snapshot
+from test_leaderboard_support import make_bench, make_run
 
 from leaderboard.archive import Limits
 from leaderboard.server import create_app
 from leaderboard.store import Store
-from test_leaderboard import archive_of, snapshot
-from test_leaderboard_support import make_bench, make_run
 
 
 def _free_port() -> int:
