@@ -24,3 +24,22 @@ def test_atomic_writes_follow_the_umask(tmp_path, umask, mode):
     for name in ("results.json", "stats.npz", "plain.txt"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
     assert os.umask(old) == old  # the umask is left as it was
+
+
+def test_content_hash_rereads_a_file_only_when_size_or_mtime_change(tmp_path, monkeypatch):
+    import flashbench.utils.atomic as atomic
+    from flashbench.utils.atomic import content_hash, sha256_bytes
+
+    reads = []
+    real = atomic.sha256_file
+    monkeypatch.setattr(atomic, "sha256_file", lambda p: reads.append(p) or real(p))
+    f, memo = tmp_path / "v.mp4", tmp_path / "memo"
+    f.write_bytes(b"first")
+    assert content_hash(f, memo) == sha256_bytes(b"first") and len(reads) == 1
+    assert content_hash(f, memo) == sha256_bytes(b"first") and len(reads) == 1  # fast check: not read again
+    f.write_bytes(b"second!")  # replaced: other size and mtime
+    assert content_hash(f, memo) == sha256_bytes(b"second!") and len(reads) == 2
+    st = f.stat()
+    f.write_bytes(b"third!!")  # same size; the mtime says it changed
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert content_hash(f, memo) == sha256_bytes(b"third!!") and len(reads) == 3

@@ -22,7 +22,7 @@ from ..data.trajectory import Trajectory
 from ..data.video import resize_frames
 from ..errors import InputError
 from ..ui import plural
-from ..utils.atomic import sha256_file
+from ..utils.atomic import content_hash
 from .base import GeneratedVideo, GenerationRequest, GeneratorInfo
 
 ALL_TRAJECTORIES = ("box", "mask", "sparse_box")
@@ -231,7 +231,11 @@ class VideoFolderGenerator:
     def input_key(self, video_id: str) -> str:
         """The content of this video's file (or its absence): part of the video's record key."""
         path = self.files.get(video_id)
-        return sha256_file(path) if path is not None else "missing"
+        if path is None:
+            return "missing"
+        from .. import paths
+
+        return content_hash(path, paths.home() / "file-hashes")  # size+mtime fast check, else the bytes
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
         out = []

@@ -80,5 +80,29 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def content_hash(path: str | os.PathLike, memo_dir: str | os.PathLike | None = None) -> str:
+    """SHA-256 of a file's bytes, with a fast check: given ``memo_dir``, a file whose size,
+    modification time (ns) and inode equal those noted at its last hash is not read again;
+    any change of them re-reads it."""
+    path = Path(path).resolve()
+    if memo_dir is None:
+        return sha256_file(path)
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+    memo = Path(memo_dir) / f"{sha256_bytes(str(path).encode('utf-8'))[:32]}.json"
+    try:
+        old = json.loads(memo.read_text(encoding="utf-8"))
+        if old.get("stamp") == stamp and isinstance(old.get("sha256"), str):
+            return old["sha256"]
+    except (OSError, ValueError):
+        pass
+    digest = sha256_file(path)
+    try:
+        atomic_write_json(memo, {"path": str(path), "stamp": stamp, "sha256": digest})
+    except OSError:  # a read-only cache only costs speed
+        pass
+    return digest
+
+
 def sha256_json(obj: Any) -> str:
     return sha256_bytes(canonical_json(obj).encode("utf-8"))
