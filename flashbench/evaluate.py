@@ -309,6 +309,13 @@ def load_scorers(cfg: EvalConfig, protocol: Protocol) -> Scorers:
     )
 
 
+def segmenter_warning(scorers: Scorers, p: Plan) -> str | None:
+    """Said in the console and in results.json: proxy IoU on a benchmark that is not FlashBench-Synth."""
+    from .metrics import proxy_iou_warning
+
+    return proxy_iou_warning(scorers.segmenter.info, p.bench.manifest.get("build", {}).get("source"))
+
+
 def _subset(obj: ObjectTrack, idx: np.ndarray) -> ObjectTrack:
     return ObjectTrack(obj.index, obj.label, tuple(obj.rles[i] for i in idx), obj.boxes[idx], obj.visible[idx])
 
@@ -602,7 +609,7 @@ def build_results(cfg: EvalConfig, p: Plan, scorers: Scorers, outcomes: Sequence
             "denoise_s_mean": float(np.mean(denoise)) if denoise else None,
             "latency_s_mean": float(np.mean(latency)) if latency else None,
         },
-        "warnings": list(agg["notes"]),
+        "warnings": list(agg["notes"]) + [f"overall: {w}" for w in [segmenter_warning(scorers, p)] if w],
         "environment": environment(cfg.device),
         "rows": "videos.csv",
     }

@@ -10,14 +10,15 @@ from .fid import clean_resize, fid_features, fid_frame_indices
 from .frechet import FeatureStats, fid_from_stats, frechet_distance, fvd_from_stats
 from .fvd import fvd_clip_indices, fvd_features
 from .iou import ObjectScore, VideoScore, box_iou_xyxy, mask_iou_rle, score_object, score_video
-from .segment import ColorTracker, SAM2Segmenter, Segmenter, TrackerConfig, load_segmenter
+from .flow_tracker import FlowTracker, FlowTrackerConfig
+from .segment import ColorTracker, SAM2Segmenter, Segmenter, TrackerConfig, load_segmenter, proxy_iou_warning
 
 __all__ = [
-    "ColorTracker", "ExtractorInfo", "FID", "FVD", "FeatureStats", "I3DExtractor", "InceptionExtractor", "InceptionI3d",
+    "ColorTracker", "ExtractorInfo", "FID", "FVD", "FeatureStats", "FlowTracker", "FlowTrackerConfig", "I3DExtractor", "InceptionExtractor", "InceptionI3d",
     "ObjectScore", "SAM2Segmenter", "Segmenter", "TrackerConfig", "VideoScore", "box_iou_xyxy", "clean_resize",
     "fid_features", "fid_frame_indices", "fid_from_stats", "frechet_distance", "fvd_clip_indices", "fvd_features",
-    "fvd_from_stats", "i3d_proxy", "load_i3d", "load_inception", "load_segmenter", "mask_iou_rle", "score_object",
-    "score_video",
+    "fvd_from_stats", "i3d_proxy", "load_i3d", "load_inception", "load_segmenter", "mask_iou_rle", "proxy_iou_warning",
+    "score_object", "score_video",
 ]
 
 

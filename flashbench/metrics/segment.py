@@ -1,4 +1,4 @@
-"""Segmenters for the IoU metrics (PROTOCOL section 6): SAM2.1 or a weight-free tracker.
+"""Segmenters for the IoU metrics (protocol section 6): SAM2.1 or a weight-free tracker.
 
 A segmenter takes a video (uint8 ``(T, H, W, 3)``) and frame-0 prompts for K objects
 (masks ``(K, H, W)`` bool, or boxes ``(K, 4)`` xyxy) and returns ``(K, T, H, W)`` bool masks.
@@ -7,10 +7,13 @@ A segmenter takes a video (uint8 ``(T, H, W, 3)``) and frame-0 prompts for K obj
   (``add_new_mask``) or box, propagated forward, logits > 0. Frames go to the model from
   memory (resized with PIL bicubic to the model's input size, as SAM2's own loader does),
   with no JPEG round trip.
-* ``tracker``: :class:`ColorTracker`, a weight-free proxy (``official: False``): per-object
-  colour histograms from the frame-0 masks against a background histogram, a motion prior
-  (previous mask moved by the centroid velocity, dilated into a search window) and
-  per-pixel arbitration between objects.
+* ``tracker``: :class:`~flashbench.metrics.flow_tracker.FlowTracker`
+  (``flashbench-flowtracker-v1``), the weight-free proxy (``official: False``): optical flow,
+  colour appearance and lost-object detection, honouring the protocol's prompt kind.
+* :class:`ColorTracker` (``flashbench-tracker-v1``, the earlier proxy): per-object colour
+  histograms against a background histogram, a motion prior and per-pixel arbitration. It
+  fits FlashBench-Synth's flat colours but not real footage; kept for comparison
+  (``benchmarks/bench_segmenter.py``), never chosen by :func:`load_segmenter`.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import ndimage
 
 from .. import weights
 from ..errors import InputError
 from ..utils.atomic import sha256_json
 from .extractors import ExtractorInfo
+from .flow_tracker import PROMPTS, FlowTracker
+from .tracking import centroid, check_inputs, colour_histogram, keep_connected, largest_component, quantise, search_window, shift_mask
 
 SEGMENTER_MODES = ("auto", "sam2", "tracker")
 SAM2_CONFIGS = {
@@ -42,24 +46,6 @@ class Segmenter(Protocol):
 
     def segment(self, frames: np.ndarray, masks: np.ndarray | None = None, boxes: np.ndarray | None = None) -> np.ndarray:
         ...
-
-
-def _check_inputs(frames: np.ndarray, masks: np.ndarray | None, boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    _, h, w, _ = frames.shape
-    if masks is not None:
-        masks = np.asarray(masks).astype(bool, copy=False)
-        if masks.ndim != 3 or masks.shape[1:] != (h, w):
-            raise ValueError(f"prompt masks must be (K, {h}, {w}) bool, got {masks.shape}")
-    if boxes is not None:
-        boxes = np.asarray(boxes, dtype=np.float64)
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise ValueError(f"prompt boxes must be (K, 4) x0 y0 x1 y1, got {boxes.shape}")
-    if masks is None and boxes is None:
-        raise ValueError("give frame-0 prompt masks or boxes")
-    return frames, masks, boxes
 
 
 # ----------------------------------------------------------------------------- weight-free tracker
@@ -95,18 +81,10 @@ class ColorTracker:
 
     # -- appearance
     def _quantise(self, frames: np.ndarray) -> np.ndarray:
-        b = self.config.bits
-        s = 8 - b
-        f = frames >> s
-        return ((f[..., 0].astype(np.int32) << (2 * b)) | (f[..., 1].astype(np.int32) << b) | f[..., 2]).astype(np.int32)
+        return quantise(frames, self.config.bits)
 
     def _hist(self, q: np.ndarray) -> np.ndarray:
-        n = 1 << (3 * self.config.bits)
-        h = np.bincount(q.ravel(), minlength=n).astype(np.float64)
-        side = 1 << self.config.bits
-        h = ndimage.gaussian_filter(h.reshape(side, side, side), self.config.hist_sigma, mode="constant").ravel()
-        total = h.sum()
-        return h / total if total > 0 else h
+        return colour_histogram(q, self.config.bits, self.config.hist_sigma)
 
     def _posterior_table(self, q0: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """(K + 1, bins) class posteriors (row 0: background) with equal class priors."""
@@ -128,12 +106,12 @@ class ColorTracker:
         out = np.zeros_like(inside)
         for i in range(k):
             m = inside[i] & (post[i + 1] > post[0])
-            out[i] = _largest_component(m) if m.any() else inside[i]
+            out[i] = largest_component(m) if m.any() else inside[i]
         return out
 
     # -- tracking
     def segment(self, frames: np.ndarray, masks: np.ndarray | None = None, boxes: np.ndarray | None = None) -> np.ndarray:
-        frames, masks, boxes = _check_inputs(frames, masks, boxes)
+        frames, masks, boxes = check_inputs(frames, masks, boxes)
         cfg = self.config
         t_len, h, w, _ = frames.shape
         q = self._quantise(frames)
@@ -147,7 +125,7 @@ class ColorTracker:
         table = self._posterior_table(q[0], masks)
         area0 = masks.reshape(k, -1).sum(axis=1).astype(np.float64)
         last = masks.copy()  # last non-empty mask of each object
-        last_c = np.array([_centroid(m) for m in masks])
+        last_c = np.array([centroid(m) for m in masks])
         vel = np.zeros((k, 2))
         lost = np.zeros(k, dtype=int)
         for t in range(1, t_len):
@@ -161,9 +139,9 @@ class ColorTracker:
                     continue
                 steps = lost[i] + 1
                 shift = np.round(vel[i] * steps).astype(int)
-                prior = _shift(last[i], shift[0], shift[1])
+                prior = shift_mask(last[i], shift[0], shift[1])
                 radius = cfg.window_min + cfg.window_scale * math.sqrt(area0[i]) + cfg.speed_scale * float(np.hypot(*vel[i])) + cfg.lost_growth * lost[i]
-                win, (y0, y1, x0, x1) = _window(prior, radius)
+                win, (y0, y1, x0, x1) = search_window(prior, radius)
                 priors.append(prior)
                 if win is None:
                     continue
@@ -173,9 +151,9 @@ class ColorTracker:
             for i in range(k):
                 m = label == i + 1
                 if m.any():
-                    m = _keep_connected(m, priors[i], cfg.min_keep)
+                    m = keep_connected(m, priors[i], cfg.min_keep)
                 if m.any():
-                    c = _centroid(m)
+                    c = centroid(m)
                     step = (c - last_c[i]) / (lost[i] + 1)
                     vel[i] = cfg.velocity_momentum * vel[i] + (1 - cfg.velocity_momentum) * step
                     last[i], last_c[i], lost[i] = m, c, 0
@@ -183,63 +161,6 @@ class ColorTracker:
                 else:
                     lost[i] += 1
         return out
-
-
-def _centroid(m: np.ndarray) -> np.ndarray:
-    ys, xs = np.nonzero(m)
-    if ys.size == 0:
-        return np.zeros(2)
-    return np.array([xs.mean(), ys.mean()])
-
-
-def _shift(m: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """Translate a mask by whole pixels, filling with False."""
-    h, w = m.shape
-    out = np.zeros_like(m)
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = m[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
-    return out
-
-
-def _window(prior: np.ndarray, radius: float) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
-    """Pixels within ``radius`` of ``prior``, computed on the prior's padded bounding crop."""
-    h, w = prior.shape
-    ys = np.flatnonzero(prior.any(axis=1))
-    if ys.size == 0:
-        return None, (0, 0, 0, 0)
-    xs = np.flatnonzero(prior.any(axis=0))
-    r = int(math.ceil(radius))
-    y0, y1 = max(ys[0] - r, 0), min(ys[-1] + r + 1, h)
-    x0, x1 = max(xs[0] - r, 0), min(xs[-1] + r + 1, w)
-    crop = prior[y0:y1, x0:x1]
-    dist = ndimage.distance_transform_edt(~crop)
-    return dist <= radius, (y0, y1, x0, x1)
-
-
-def _largest_component(m: np.ndarray) -> np.ndarray:
-    lab, n = ndimage.label(m)
-    if n <= 1:
-        return m
-    sizes = np.bincount(lab.ravel())[1:]
-    return lab == (1 + int(sizes.argmax()))
-
-
-def _keep_connected(m: np.ndarray, prior: np.ndarray | None, min_keep: float) -> np.ndarray:
-    """Drop stray parts: keep components touching the moved previous mask (else the largest),
-    and any other component at least ``min_keep`` of the largest kept one."""
-    lab, n = ndimage.label(m)
-    if n <= 1:
-        return m
-    sizes = np.bincount(lab.ravel(), minlength=n + 1)
-    touching = np.unique(lab[prior & m]) if prior is not None else np.array([], dtype=int)
-    touching = touching[touching > 0]
-    if touching.size == 0:
-        touching = np.array([1 + int(sizes[1:].argmax())])
-    keep = set(int(i) for i in touching)
-    floor = min_keep * sizes[list(keep)].max()
-    keep |= {i for i in range(1, n + 1) if sizes[i] >= floor}
-    return np.isin(lab, list(keep))
 
 
 # ----------------------------------------------------------------------------- SAM2
@@ -327,7 +248,7 @@ class SAM2Segmenter:
     def segment(self, frames: np.ndarray, masks: np.ndarray | None = None, boxes: np.ndarray | None = None) -> np.ndarray:
         import torch
 
-        frames, masks, boxes = _check_inputs(frames, masks, boxes)
+        frames, masks, boxes = check_inputs(frames, masks, boxes)
         t_len, h, w, _ = frames.shape
         k = masks.shape[0] if masks is not None else boxes.shape[0]
         out = np.zeros((k, t_len, h, w), dtype=bool)
@@ -359,11 +280,24 @@ class SAM2Segmenter:
 
 def load_segmenter(mode: str = "auto", model: str = "sam2.1_hiera_large", prompt: str = "mask", device: str = "cpu",
                    checkpoint: str | None = None, random_init: bool = False, image_size: int | None = None) -> Segmenter:
-    """``sam2`` (official when its checkpoint is in the cache), ``tracker`` (proxy), or ``auto``."""
+    """``sam2`` (official when its checkpoint is in the cache), ``tracker`` (the weight-free
+    :class:`FlowTracker` proxy, same prompt kind as SAM2 would get), or ``auto``."""
     if mode not in SEGMENTER_MODES:
         raise InputError(f"segmenter mode must be one of {SEGMENTER_MODES}, got {mode!r}")
     if mode == "auto":
         mode = "sam2" if (checkpoint is not None or random_init or weights.is_available(model)) else "tracker"
     if mode == "sam2":
         return SAM2Segmenter(model, prompt, device, checkpoint, random_init, image_size)
-    return ColorTracker()
+    if prompt not in PROMPTS:
+        raise InputError(f"segmenter prompt must be one of {PROMPTS}, got {prompt!r}")
+    return FlowTracker(prompt=prompt)
+
+
+def proxy_iou_warning(info: ExtractorInfo, benchmark_source: str | None) -> str | None:
+    """The warning a run owes its reader when IoU comes from a proxy segmenter on footage that
+    is not FlashBench-Synth (whose flat-coloured objects are what the proxies are checked on)."""
+    if info.official or benchmark_source == "synth":
+        return None
+    return (f"mask and box IoU come from the proxy segmenter {info.name}, not SAM2.1, on a benchmark that is not "
+            f"FlashBench-Synth (source: {benchmark_source or 'unknown'}): a proxy of limited validity on real footage, "
+            "not comparable to published numbers; `flashbench weights download sam2.1_hiera_large` gives the official one")
