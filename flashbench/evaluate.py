@@ -633,12 +633,13 @@ def resolve_benchmark(cfg: EvalConfig, progress: bool) -> tuple[Path, bool, Prot
 
 def run(cfg: EvalConfig, ctx: DistContext | None = None, console: Any = None) -> dict[str, Any] | None:
     """Evaluate ``cfg.model``; returns the results on rank 0 (None on other ranks)."""
-    from .generators.registry import load_generator
+    from .generators.registry import check_generator, load_generator
     from .ui import EvalUI
 
     ctx = ctx or DistContext()
     ui = EvalUI(enabled=ctx.is_main, progress=cfg.progress, console=console)
     t0 = time.perf_counter()
+    check_generator(cfg.model, dict(cfg.model_args))  # a wrong name or option fails before the benchmark is built
     if ctx.is_main:
         bench_root, embedded_, protocol = resolve_benchmark(cfg, cfg.progress)
     ctx.barrier()

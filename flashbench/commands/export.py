@@ -24,15 +24,17 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Write first frames, prompts, trajectory maps, boxes and masks of every benchmark video, for a model run outside FlashBench."""
-        from ..data.export import parse_size, plan_export, write_export
+        from ..data.export import check_options, parse_size, plan_export, write_export
         from ..evaluate import EvalConfig, resolve_benchmark
         from ..ui import EvalUI, plural
         from .eval import parse_groups
 
+        shape = parse_size(size)
+        check_options(trajectory, map_style, maps)
         bench_root, embedded, protocol = resolve_benchmark(EvalConfig(model="", bench=bench), progress)
         planned = plan_export(
             bench_root, out, protocol=protocol, embedded=embedded, trajectory=trajectory, map_style=map_style, frames=frames,
-            size=parse_size(size), maps=maps, groups=parse_groups(groups), limit=limit, seed=seed,
+            size=shape, maps=maps, groups=parse_groups(groups), limit=limit, seed=seed,
         )
         ui = EvalUI(progress=progress)
         with ui.task("exporting", len(planned.items)) as advance:

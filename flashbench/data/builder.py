@@ -472,4 +472,4 @@ class _Progress:
 
     def done(self, message: str) -> None:
         if self.console is not None:
-            self.console.print(message)
+            self.console.print(message, soft_wrap=True)  # a path in it stays whole, on one line

@@ -115,6 +115,16 @@ def _conditions(req: Any, traj: traj_ops.Trajectory, style: traj_ops.MapStyle, l
     }
 
 
+def check_options(trajectory: str | None, map_style: str | None, maps: str) -> None:
+    """Refuse unknown option values before any work (such as building the embedded benchmark)."""
+    if maps not in MAP_OUTPUTS:
+        raise InputError(f"--maps {maps!r}: choose one of {', '.join(MAP_OUTPUTS)}")
+    if trajectory is not None and trajectory not in traj_ops.TRAJECTORY_TYPES:
+        raise InputError(f"--trajectory {trajectory!r}: choose one of {', '.join(traj_ops.TRAJECTORY_TYPES)}")
+    if map_style is not None and map_style not in traj_ops.MAP_STYLES:
+        raise InputError(f"--map-style {map_style!r}: choose one of {', '.join(traj_ops.MAP_STYLES)}")
+
+
 @dataclass(frozen=True)
 class ExportPlan:
     plan: Any  # evaluate.Plan: the frame alignment and protocol every request is built with
@@ -148,16 +158,8 @@ def plan_export(
     from ..evaluate import Plan, frame_alignment
     from .benchmark import Benchmark
 
-    if maps not in MAP_OUTPUTS:
-        raise InputError(f"--maps {maps!r}: choose one of {', '.join(MAP_OUTPUTS)}")
-    trajectory = trajectory or protocol.trajectory
-    if trajectory not in traj_ops.TRAJECTORY_TYPES:
-        raise InputError(f"--trajectory {trajectory!r}: choose one of {', '.join(traj_ops.TRAJECTORY_TYPES)}")
-    protocol = protocol.with_(trajectory=trajectory)
-    if map_style is not None:
-        if map_style not in traj_ops.MAP_STYLES:
-            raise InputError(f"--map-style {map_style!r}: choose one of {', '.join(traj_ops.MAP_STYLES)}")
-        protocol = protocol.with_(map_style=map_style)
+    check_options(trajectory, map_style, maps)
+    protocol = protocol.with_(trajectory=trajectory or protocol.trajectory, map_style=map_style or protocol.map_style)
     style = traj_ops.get_map_style(protocol.map_style)
     bench = Benchmark.open(bench_root)
     items = bench.select(groups, limit)

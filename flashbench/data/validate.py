@@ -198,11 +198,13 @@ def check_benchmark(
 ) -> ValidationReport:
     """Like :func:`validate_benchmark` but raise :class:`ValidationError` listing the problems."""
     rep = validate_benchmark(root, decode=decode, progress=progress, workers=workers)
+    if len(rep.problems) == 1:  # one problem, one line
+        raise ValidationError(f"{rep.problems[0]} (the only problem `flashbench validate` found)")
     if rep.problems:
         shown = rep.problems[:20]
         more = f"\n  ... and {len(rep.problems) - 20} more" if len(rep.problems) > 20 else ""
         raise ValidationError(
-            f"{rep.root}: benchmark fails validation ({len(rep.problems)} problem(s)); rebuild it with `flashbench build`:\n  "
+            f"{rep.root}: benchmark fails validation ({len(rep.problems)} problems); rebuild it with `flashbench build`:\n  "
             + "\n  ".join(shown) + more
         )
     return rep

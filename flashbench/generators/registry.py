@@ -69,6 +69,18 @@ def resolve(target: str) -> Callable[..., Generator]:
 
 def load_generator(name: str, /, *, benchmark: str | None = None, **options: Any) -> Generator:
     """Instantiate the generator registered as ``name`` (or given as ``module:attr``)."""
+    target, factory, params = check_generator(name, options)
+    if "benchmark" in params:
+        options["benchmark"] = benchmark
+    generator = factory(**options)
+    if not isinstance(generator, Generator):
+        raise InputError(f"{target} did not return a generator (needs an `info` attribute and a `generate` method)")
+    return generator
+
+
+def check_generator(name: str, options: dict[str, Any]) -> tuple[str, Callable[..., Generator], Any]:
+    """The target, factory and factory parameters of ``name``; refuses unknown names and options
+    before any work starts (nothing is built or loaded)."""
     entries = available()
     if name in entries:
         target = entries[name].target
@@ -84,9 +96,4 @@ def load_generator(name: str, /, *, benchmark: str | None = None, **options: Any
         if unknown:
             takes = ", ".join(p for p in params if p != "benchmark") or "none"
             raise InputError(f"generator {name!r} has no option(s) {unknown} (--model-arg); its options: {takes}")
-    if "benchmark" in params:
-        options["benchmark"] = benchmark
-    generator = factory(**options)
-    if not isinstance(generator, Generator):
-        raise InputError(f"{target} did not return a generator (needs an `info` attribute and a `generate` method)")
-    return generator
+    return target, factory, params
