@@ -1,4 +1,5 @@
-"""Segmenters: the weight-free tracker on FlashBench-Synth and the SAM2.1 plumbing."""
+"""Segmenters: the earlier colour tracker on FlashBench-Synth, mode selection and the SAM2.1 plumbing.
+The default weight-free segmenter on real photographs: tests/test_flow_tracker.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from flashbench.errors import MissingWeightsError
-from flashbench.metrics import ColorTracker, load_segmenter, score_video
+from flashbench.metrics import ColorTracker, FlowTracker, load_segmenter, score_video
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,7 @@ def _first(v):
 
 
 def test_tracker_ceiling_on_synth_and_frozen_video_scores_lower(synth_videos):
-    tracker = load_segmenter("tracker")
-    assert isinstance(tracker, ColorTracker)
+    tracker = ColorTracker()
     assert tracker.info.official is False and tracker.info.name.startswith("flashbench-tracker") and len(tracker.info.sha256) == 64
     ceiling, frozen = [], []
     for v in synth_videos:
@@ -67,7 +67,8 @@ def test_tracker_deterministic_and_validates(synth_videos):
 
 
 def test_segmenter_modes_without_weights():
-    assert isinstance(load_segmenter("auto"), ColorTracker)
+    assert isinstance(load_segmenter("auto"), FlowTracker)
+    assert isinstance(load_segmenter("tracker"), FlowTracker)
     with pytest.raises(MissingWeightsError, match="flashbench weights download sam2.1_hiera_large"):
         load_segmenter("sam2")
     with pytest.raises(Exception, match="segmenter mode"):
