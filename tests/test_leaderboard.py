@@ -262,4 +262,4 @@ def test_submit_and_show_through_the_cli(tmp_path):
     res = runner.invoke(app, ["leaderboard", "render", "--leaderboard", str(db), "--out", str(tmp_path / "site"), "--no-plots"])
     assert res.exit_code == 0 and (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "leaderboard.md").is_file()
     res = runner.invoke(app, ["submit", str(run), "--bench", str(bench), "--leaderboard", str(db)])
-    assert res.exit_code != 0 and "this archive was already submitted" in str(res.exception)
+    assert res.exit_code != 0 and "is already entry 1 on this benchmark and protocol" in str(res.exception)
