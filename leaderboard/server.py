@@ -55,7 +55,7 @@ def create_app(store_path: str | Path, limits: Limits | None = None, rate_limit:
         return JSONResponse({"error": code, "detail": detail}, status_code=status)
 
     @app.post("/api/submissions", summary="Submit an archive written by `flashbench submit`",
-              responses={200: {"description": "stored"}, 401: {"description": "bad token"}, 409: {"description": "duplicate"},
+              responses={200: {"description": "stored"}, 401: {"description": "bad token"}, 403: {"description": "not the entry's submitter"}, 409: {"description": "duplicate"},
                          413: {"description": "too large"}, 422: {"description": "a check failed"}, 429: {"description": "rate limited"}})
     async def submit(request: Request) -> JSONResponse:
         auth = request.headers.get("authorization", "")

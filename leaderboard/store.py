@@ -149,26 +149,24 @@ class Store:
         Raises :class:`SubmissionRejected` (the store untouched) when any check fails.
         """
         checked = check_submission(data, self.limits, self._pinned)
-        self._precheck_duplicate(checked)
+        with self._read() as conn:  # read-only first, so that a refusal writes nothing; repeated inside the write
+            self._duplicate_problem(conn, checked, submitter)
         with self._write() as conn:
             return self._insert(conn, checked, submitter)
 
-    def _precheck_duplicate(self, c: Checked) -> None:
-        """The duplicate checks, read-only, so that a refusal writes nothing (repeated inside the write)."""
-        with self._read() as conn:
-            self._duplicate_problem(conn, c)
-
     @staticmethod
-    def _duplicate_problem(conn: sqlite3.Connection, c: Checked) -> None:
+    def _duplicate_problem(conn: sqlite3.Connection, c: Checked, submitter: str) -> None:
         row = conn.execute("SELECT id FROM entries WHERE archive_sha256 = ?", (c.archive_sha256,)).fetchone()
         if row:
             raise SubmissionRejected("duplicate", f"this archive was already submitted (entry {row[0]}); a replay is not a new result", 409)
         current = conn.execute("SELECT id FROM entries WHERE identity_key = ? AND superseded_by IS NULL", (c.identity_key,)).fetchone()
         target = c.metadata.new_version_of
         if target is not None:
-            old = conn.execute("SELECT id, superseded_by FROM entries WHERE id = ?", (target,)).fetchone()
+            old = conn.execute("SELECT id, superseded_by, submitter FROM entries WHERE id = ?", (target,)).fetchone()
             if old is None:
                 raise SubmissionRejected("duplicate", f"new_version_of names entry {target}, which does not exist", 409)
+            if old["submitter"] != submitter:
+                raise SubmissionRejected("permission", f"entry {target} was submitted by {old['submitter']!r}; only they can replace it", 403)
             if old["superseded_by"] is not None:
                 raise SubmissionRejected("duplicate", f"entry {target} was already replaced by entry {old['superseded_by']}; "
                                          f"declare --new-version-of {old['superseded_by']}", 409)
@@ -181,7 +179,7 @@ class Store:
                                      f"declare it a new version with --new-version-of {current[0]}", 409)
 
     def _insert(self, conn: sqlite3.Connection, c: Checked, submitter: str) -> dict[str, Any]:
-        self._duplicate_problem(conn, c)  # again inside the lock: a concurrent writer may have won
+        self._duplicate_problem(conn, c, submitter)  # again inside the lock: a concurrent writer may have won
         for key, fp in c.real_pins.items():
             row = conn.execute("SELECT fingerprint FROM real_pins WHERE key = ?", (key,)).fetchone()
             if row:

@@ -127,6 +127,9 @@ def test_replayed_duplicate_and_same_generator_are_refused_new_version_is_accept
     with pytest.raises(SubmissionRejected, match=r"is already entry 1 on this benchmark and protocol; declare it a new version"):
         store.submit(renamed)
     assert snapshot(store) == before
+    with pytest.raises(SubmissionRejected, match=r"\(permission\): entry 1 was submitted by 'local'; only they can replace it"):
+        store.submit(archive_of(setup["run"], bench, "model-a v2", new_version_of=1), submitter="someone else")
+    assert snapshot(store) == before
     again = store.submit(archive_of(setup["run"], bench, "model-a v2", new_version_of=1))
     assert again["id"] == 2
     current = store.entries()
