@@ -12,6 +12,7 @@ gradients itself.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ class Run:
             raise InputError(f"{self.out} already holds a run (at {existing.name}); pass --resume to continue it or choose another --out")
         if existing is not None:
             saved = st.load_state(existing, tracked.all_modules(), tracked.optimizers)
-            if saved.get("config") != cfg.to_dict():
+            if saved.get("config") != json.loads(json.dumps(cfg.to_dict())):
                 raise InputError(f"{self.out}: the run there was made with another config; --resume needs the same config")
             self.start = int(saved["step"])
         self.log_path = self.out / "losses.csv"
