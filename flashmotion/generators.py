@@ -34,6 +34,7 @@ back to the request size (bicubic, antialias).
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -217,14 +218,28 @@ def _sampler(speed: str, cfg: ModelConfig, steps, timesteps, shift, guidance_sca
     )
 
 
+REFERENCE_DIR = Path(__file__).parent / "reference"  # tiny reference checkpoints shipped in the package
+
+
+def reference_checkpoint(alias: str) -> Path | None:
+    """The tiny reference checkpoint of ``alias``: one the user trained into the checkpoint cache
+    (``flashbench train recipe tiny-reference``) wins over the one shipped in the package."""
+    from flashbench.paths import checkpoints_dir
+
+    for folder in (checkpoints_dir() / alias, REFERENCE_DIR / alias):
+        if (folder / "flashmotion.json").is_file():
+            return folder
+    return None
+
+
 def _default_components(alias: str, kind: str, speed: str, stage: str, config: str | None):
     """Reference checkpoint if present, else real weights, else one error naming both fixes."""
     from flashbench.paths import checkpoints_dir
 
     from .assemble import checkpoint_components, real_components
 
-    ref = checkpoints_dir() / alias
-    if config in (None, "tiny") and (ref / "flashmotion.json").exists():
+    ref = reference_checkpoint(alias)
+    if config in (None, "tiny", "tiny-reference") and ref is not None:
         return checkpoint_components(ref, kind, speed)
     cfg = get_config(config or "wan2.2-ti2v-5b")
     if cfg.name == "wan2.2-ti2v-5b":
@@ -235,9 +250,9 @@ def _default_components(alias: str, kind: str, speed: str, stage: str, config: s
     else:
         real_error = "a tiny config has no official weights"
     raise MissingWeightsError(
-        f"no weights for {alias}: the tiny reference checkpoint {ref} does not exist (create it with the project's "
-        f"stage runners, `flashbench train ...`, which write it there), and the real weights are not usable "
-        f"({real_error}). For a plumbing run without weights pass --model-arg init=random (optionally config=tiny)."
+        f"no weights for {alias}: no tiny reference checkpoint (neither {checkpoints_dir() / alias} nor the packaged "
+        f"{REFERENCE_DIR / alias}; `flashbench train recipe tiny-reference` writes them), and the real weights are not "
+        f"usable ({real_error}). For a plumbing run without weights pass --model-arg init=random (optionally config=tiny)."
     )
 
 
