@@ -187,7 +187,7 @@ class Store:
 
                 problem = fingerprints_agree(json.loads(row[0]), fp)
                 if problem:
-                    raise SubmissionRejected("real-statistics", f"real-side statistics {key.split('|')[-1]} disagree with the pinned ones: {problem}")
+                    raise SubmissionRejected("real-statistics", f"real-side statistics {key} disagree with the pinned ones: {problem}")
         bench = c.results["benchmark"]
         notes = list(c.unofficial_reasons) + ([] if c.complete else ["partial: not every video of the benchmark was evaluated"])
         cur = conn.execute(

@@ -177,7 +177,7 @@ def check_submission(data: bytes, limits: Limits, pinned: Callable[[str], dict[s
     if not isinstance(manifest, dict) or sha256_json(manifest) != bench["manifest_hash"]:
         raise SubmissionRejected("benchmark", f"manifest.json does not hash to the benchmark's manifest_hash {bench['manifest_hash'][:16]}…; "
                                  "pack the manifest of the benchmark the run used (`flashbench submit --bench DIR`)")
-    complete = _check_rows(members["videos.csv"], manifest, bench)
+    complete, rows = _check_rows(members["videos.csv"], manifest, bench)
 
     reasons = _official_problems(results)
     _check_listing(results, members)
@@ -186,13 +186,14 @@ def check_submission(data: bytes, limits: Limits, pinned: Callable[[str], dict[s
     if diff:
         raise SubmissionRejected("aggregate", f"uploaded aggregate differs from the one recomputed from the rows and statistics: {diff}")
 
-    pins = _real_pins(members, results)
+    pins = _real_pins(members, results, rows)
     for key, fp in pins.items():
         old = pinned(key)
         problem = fingerprints_agree(old, fp) if old else None
         if problem:
-            raise SubmissionRejected("real-statistics", f"real-side statistics {key.split('|')[-1]} disagree with the ones this leaderboard holds "
-                                     f"for benchmark {bench['name']!r}: {problem}")
+            _, _, _, group, _, name = key.split("|")
+            raise SubmissionRejected("real-statistics", f"real-side {name} statistics of group {group} disagree with the ones this "
+                                     f"leaderboard holds for benchmark {bench['name']!r}: {problem}")
     return Checked(
         archive_sha256=sha256_bytes(data), metadata=header.metadata, results=results,
         rows_csv=members["videos.csv"].decode("utf-8"), manifest=manifest,
@@ -201,8 +202,8 @@ def check_submission(data: bytes, limits: Limits, pinned: Callable[[str], dict[s
     )
 
 
-def _check_rows(data: bytes, manifest: Mapping[str, Any], bench: Mapping[str, Any]) -> bool:
-    """Rows are exactly the videos the run covered; True when that is the whole benchmark."""
+def _check_rows(data: bytes, manifest: Mapping[str, Any], bench: Mapping[str, Any]) -> tuple[bool, list[dict[str, str]]]:
+    """Rows are exactly the videos the run covered; returns whether that is the whole benchmark, and the rows."""
     try:
         rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -223,7 +224,7 @@ def _check_rows(data: bytes, manifest: Mapping[str, Any], bench: Mapping[str, An
             raise SubmissionRejected("missing-videos", f"videos.csv has rows for {len(unknown)} videos the run does not cover (first: {unknown[0]})")
         raise SubmissionRejected("missing-videos", "videos.csv rows are not in manifest order or repeat a video")
     all_groups = {i.get("group") for i in manifest.get("items", [])}
-    return limit is None and set(groups) == all_groups
+    return limit is None and set(groups) == all_groups, rows
 
 
 def _check_listing(results: Mapping[str, Any], members: Mapping[str, bytes]) -> None:
@@ -294,18 +295,21 @@ def _recompute(members: Mapping[str, bytes], results: Mapping[str, Any]) -> dict
             raise SubmissionRejected("statistics", f"the rows or statistics are malformed ({type(exc).__name__}: {exc})") from None
 
 
-def _real_pins(members: Mapping[str, bytes], results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Fingerprints of the real-side statistics, keyed by what determines them."""
+def _real_pins(members: Mapping[str, bytes], results: Mapping[str, Any], rows: Sequence[Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+    """Fingerprints of the real-side statistics, keyed by what determines them: benchmark, protocol,
+    extractor and the group's scored videos (never by a file name the submitter chose)."""
     from flashbench.metrics.frechet import FeatureStats
 
     ext = results["extractors"]
     pins = {}
     for group, files in results["statistics"]["groups"].items():
+        scored = [r["video_id"] for r in rows if r.get("group") == group and r.get("status") == "ok"]
         for name, rel in files.items():
             if rel is None or not name.endswith("_real"):
                 continue
             role = name.split("_")[0]
-            key = "|".join((results["benchmark"]["manifest_hash"], results["protocol_hash"], str(ext[role]["sha256"]), group, rel))
+            key = "|".join((results["benchmark"]["manifest_hash"], results["protocol_hash"], str(ext[role]["sha256"]),
+                            group, sha256_json(scored)[:16], name))
             with tempfile.NamedTemporaryFile(suffix=".npz") as f:
                 f.write(members[f"real/{rel}"])
                 f.flush()

@@ -156,15 +156,24 @@ def test_real_side_statistics_are_pinned(setup):
         st = FeatureStats.load(path)
         st.sum, st.outer = st.sum + 0.5 * st.n, st.outer + np.eye(st.dim)
         st.save(path)
-        members[name] = path.read_bytes()
+        del members[name]
+        # under a file name never seen before, so that only a pin keyed by content's meaning can catch it
+        fresh = "fresh/" + name.split("/")[-1]
+        (tmp / "real" / fresh).parent.mkdir(parents=True, exist_ok=True)
+        path.rename(tmp / "real" / fresh)
+        members["real/" + fresh] = (tmp / "real" / fresh).read_bytes()
         res = json.loads(members["results.json"])
+        for files in res["statistics"]["groups"].values():
+            if files.get("fid_real") == name[len("real/"):]:
+                files["fid_real"] = fresh
+        (tmp / "run" / "results.json").write_text(json.dumps(res))
         res.update(recompute_from_run(tmp / "run", real_root=tmp / "real"))
         members["results.json"] = json.dumps(res).encode()
 
     store = setup["store"]
     store.submit(setup["valid"])  # pins the honest real side of every group
     before = snapshot(store)
-    with pytest.raises(SubmissionRejected, match=r"\(real-statistics\): real-side statistics .*fid_real.npz disagree"):
+    with pytest.raises(SubmissionRejected, match=r"\(real-statistics\): real-side fid_real statistics of group \S+ disagree"):
         store.submit(repack(archive_of(make_run(setup["tmp"] / "run-c", setup["bench"], name="model-c", seed=7), setup["bench"], "model-c"), cheat))
     assert snapshot(store) == before
 
