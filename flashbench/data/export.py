@@ -12,7 +12,8 @@ written as files any code can read without FlashBench::
     OUT/<video_id>/maps.mkv           the same maps as a lossless video (with --maps video|both)
     OUT/<video_id>/conditions.json    per-object boxes, visibility, colour, masks as COCO RLE
 
-The generated video for ``<video_id>`` goes to ``<folder>/<video_id>.mp4`` (or ``.mkv``) with
+The generated video for ``<video_id>`` goes to ``<folder>/<video_id>.mp4`` (or another of
+``video.VIDEO_EXTS``) with
 ``num_frames`` frames; ``flashbench eval --model video-folder --model-arg path=<folder>``
 scores the folder.
 """
@@ -49,8 +50,8 @@ For each video id (listed in manifest.json, key "items"):
   <video_id>/conditions.json   per object: colour, boxes [x0, y0, x1, y1] per frame (pixels,
                                right/bottom exclusive), visibility, frame-0 mask and (mask
                                trajectories) per-frame masks as COCO RLE; the seed to use
-Write the generated video as <video_id>.mp4 (or .mkv) with {frames} frames into one folder,
-then score it:
+Write the generated video as <video_id>.mp4 (or .{other_exts}) with {frames} frames into one
+folder, then score it:
   flashbench eval --model video-folder --model-arg path=FOLDER --bench {bench}
 """
 
@@ -219,5 +220,5 @@ def write_export(ep: ExportPlan, progress: Callable[[int], None] = lambda n: Non
     atomic_write_json(out / "manifest.json", manifest)
     atomic_write_text(out / "README.txt", README.format(
         name=bench.name, count=len(entries), trajectory=protocol.trajectory, frames=gen_frames, height=height, width=width, map_style=style.name,
-        bench=bench.root))
+        bench=bench.root, other_exts=", .".join(e.lstrip(".") for e in video_io.VIDEO_EXTS if e != ".mp4")))
     return ExportSummary(out, len(entries), gen_frames, height, width)
