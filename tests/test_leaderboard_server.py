@@ -17,6 +17,8 @@ from test_leaderboard import archive_of, snapshot
 from test_leaderboard_support import make_bench, make_run
 
 from leaderboard.archive import Limits
+from leaderboard.client import send
+from leaderboard.errors import SubmissionRejected
 from leaderboard.server import create_app
 from leaderboard.store import Store
 
@@ -105,8 +107,11 @@ def test_bad_token_oversize_body_and_rate_limit_are_refused_with_the_store_uncha
     status, answer = post(server["url"], b"{not json", server["token"])
     assert (status, answer["error"]) == (422, "not-an-archive")
     assert snapshot(store) == before
-    status, answer = post(server["url"], body, server["token"])
-    assert status == 200 and answer["id"] == 1
+    # the client `flashbench submit --leaderboard URL --token T` uses
+    with pytest.raises(SubmissionRejected, match=r"\(token\): missing or unknown API token"):
+        send(body, server["url"], "wrong")
+    assert snapshot(store) == before
+    assert send(body, server["url"], server["token"])["id"] == 1
 
 
 def test_rate_limit_per_token_openapi_and_site(tmp_path):
