@@ -177,6 +177,9 @@ def check_submission(data: bytes, limits: Limits, pinned: Callable[[str], dict[s
     if not isinstance(manifest, dict) or sha256_json(manifest) != bench["manifest_hash"]:
         raise SubmissionRejected("benchmark", f"manifest.json does not hash to the benchmark's manifest_hash {bench['manifest_hash'][:16]}…; "
                                  "pack the manifest of the benchmark the run used (`flashbench submit --bench DIR`)")
+    items = manifest.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("video_id"), str) for i in items):
+        raise SubmissionRejected("benchmark", "manifest.json has no list of items with video ids; it is not a FlashBench manifest")
     complete, rows = _check_rows(members["videos.csv"], manifest, bench)
 
     reasons = _official_problems(results)
