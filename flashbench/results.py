@@ -238,8 +238,21 @@ def is_proxy(results: Mapping[str, Any]) -> bool:
 
 
 def is_reference(results: Mapping[str, Any]) -> bool:
-    """True when the generator ran a tiny reference checkpoint rather than official weights."""
+    """True when the generator did not run official weights (a tiny reference checkpoint or random init)."""
     return bool(results["generator"].get("reference", False))
+
+
+def weights_kind(generator: Mapping[str, Any]) -> str | None:
+    """``random init``, ``reference checkpoint`` or None (official weights, or no network), from a
+    generator's info (``results["generator"]`` or ``GeneratorInfo.to_dict()``)."""
+    if not generator.get("reference"):
+        return None
+    random = (generator.get("model_args") or {}).get("init") == "random"  # --model-arg init=random
+    return "random init" if random else "reference checkpoint"
+
+
+def is_random_init(results: Mapping[str, Any]) -> bool:
+    return weights_kind(results["generator"]) == "random init"
 
 
 def protocol_hashes(results_list: Sequence[Mapping[str, Any]]) -> dict[str, list[int]]:

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .data.schema import GROUPS
+from .results import weights_kind
 
 PROXY_MARK = "†"
 
@@ -35,13 +36,6 @@ def human_count(n: int) -> str:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``1 video``, ``2 videos``, ``0 videos``."""
     return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
-def weights_tag(info: dict[str, Any]) -> str | None:
-    """What the generator's weights are when they are not official: ``random init`` or a reference checkpoint."""
-    if not info.get("reference"):
-        return None
-    return "random init" if info.get("checkpoint_sha256") is None else "tiny reference checkpoint"
 
 
 def fmt(value: float | None, proxy: bool = False, digits: int = 2) -> str:
@@ -68,7 +62,7 @@ class EvalUI:
             )
         else:
             c.print(f"[bold]Benchmark:[/] {plan.bench.name} ({len(plan.items)} videos, {plan.eval_frames} frames) at {plan.bench.root}")
-        tag = weights_tag(info)
+        tag = weights_kind(info | {"model_args": plan.identity["model_args"]})
         ref = f" [yellow]({tag}, not the paper's weights)[/]" if tag else ""
         c.print(f"[bold]Generator:[/] {info['name']} (NFE {info['nfe']}, {plan.gen_frames} frames requested){ref}")
         if info.get("notes"):
@@ -197,11 +191,9 @@ def print_listings(listings: Sequence[Listing], format: str = "table") -> None:
         return
     if format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        several = len(listings) > 1
         for lst in listings:
-            writer.writerow((["kind"] if several else []) + list(lst.columns))
-            for row in lst.rows:
-                writer.writerow(([lst.kind] if several else []) + row)
+            writer.writerow(lst.columns)
+            writer.writerows(lst.rows)
         return
     console = table_console()
     for lst in listings:

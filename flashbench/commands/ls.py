@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"`flashbench ls {what}`: choose one of {', '.join(WHAT)} or all")
         if format not in FORMATS:
             raise InputError(f"--format {format!r}: choose one of {', '.join(FORMATS)}")
+        if format == "csv" and what == "all":  # one header per file: the kinds have different columns
+            raise InputError("--format csv lists one kind at a time, e.g. `flashbench ls generators --format csv`")
         listings = [globals()[f"_{kind}_listing"](params) if kind == "generators" else globals()[f"_{kind}_listing"]()
                     for kind in (WHAT if what == "all" else (what,))]
         print_listings(listings, format)

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..data.schema import GROUPS
-from ..results import is_proxy, is_reference, method_label
+from ..results import is_proxy, method_label, weights_kind
 from ..utils.atomic import atomic_path
 
 FORMATS = ("png", "svg")
@@ -23,10 +23,11 @@ _PROXY_NOTE = "† proxy extractors: not comparable to the paper"
 
 
 def legend_label(results: Mapping[str, Any]) -> str:
-    """Method label with its provenance: proxy numbers carry † and a reference checkpoint says so."""
+    """Method label with its provenance: proxy numbers carry †; a reference checkpoint or random init says so."""
     tags = []
-    if is_reference(results):
-        tags.append("reference ckpt")
+    kind = weights_kind(results["generator"])
+    if kind is not None:
+        tags.append("reference ckpt" if kind == "reference checkpoint" else kind)
     if is_proxy(results):
         tags.append("proxy †")
     label = method_label(results)

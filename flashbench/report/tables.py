@@ -41,7 +41,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from ..data.schema import GROUPS
 from ..errors import InputError
-from ..results import is_proxy, is_reference, method_label
+from ..results import is_proxy, is_random_init, is_reference, method_label
 
 TABLE_KINDS: tuple[str, ...] = ("overall", "ablation", "groups", "models")
 PER_BENCHMARK_KINDS = ("overall", "ablation")
@@ -54,6 +54,8 @@ PROTOCOL_MARK = "§"
 BENCHMARK_MARK = "¶"
 PROXY_NOTE = "proxy extractors: not comparable to the paper"
 REFERENCE_NOTE = "reference (tiny) checkpoint, not official weights"
+RANDOM_MARK = "°"
+RANDOM_NOTE = "random init: untrained weights, a plumbing run, not a model"
 
 _METRIC_HEADERS = {"fid": "FID", "fvd": "FVD", "mask_iou": "M IoU", "box_iou": "B IoU"}
 _METRIC_DIRECTIONS = {"fid": "min", "fvd": "min", "mask_iou": "max", "box_iou": "max"}
@@ -132,8 +134,9 @@ class Row:
     source: str  # the result file(s), "; "-joined
     protocol_hash: str
     proxy: bool
-    reference: bool
+    reference: bool  # not official weights: a tiny reference checkpoint or random init
     other_protocol: bool = False
+    random_init: bool = False
     other_benchmark: bool = False
     benchmarks: str = ""  # "family=description" of each result in the row
 
@@ -411,6 +414,7 @@ def build_table(
             label=labels[idx[0]], cells=cells, source="; ".join(sources[i] for i in idx),
             protocol_hash=results_list[idx[0]]["protocol_hash"], proxy=any(proxy[i] for i in idx),
             reference=any(is_reference(results_list[i]) for i in idx),
+            random_init=any(is_random_init(results_list[i]) for i in idx),
             other_protocol=any(i in other_protocol for i in idx), other_benchmark=any(i in other_bench for i in idx),
             benchmarks="; ".join(f"{column_of[i] if per_bench else refs[i].family}={refs[i].describe()}" for i in idx),
         ))
@@ -435,8 +439,10 @@ def build_table(
         table.benchmarks.append((ref.family if col == "*" else col, ref.describe()))
     if metric_table and any(proxy):
         table.footnotes.append((PROXY_MARK, PROXY_NOTE))
-    if any(row.reference for row in rows):
+    if any(row.reference and not row.random_init for row in rows):
         table.footnotes.append((REFERENCE_MARK, REFERENCE_NOTE))
+    if any(row.random_init for row in rows):
+        table.footnotes.append((RANDOM_MARK, RANDOM_NOTE))
     if other_protocol:
         other = sorted({results_list[i]["protocol_hash"] for i in other_protocol})
         table.footnotes.append(
@@ -554,12 +560,14 @@ class _LatexStyle(_Style):
 
 MARKDOWN = _MarkdownStyle(
     bold="**{}**", underline="<u>{}</u>", times="×", missing=MISSING,
-    marks={PROXY_MARK: PROXY_MARK, REFERENCE_MARK: REFERENCE_MARK, PROTOCOL_MARK: PROTOCOL_MARK, BENCHMARK_MARK: BENCHMARK_MARK, "": ""},
+    marks={PROXY_MARK: PROXY_MARK, REFERENCE_MARK: REFERENCE_MARK, RANDOM_MARK: RANDOM_MARK, PROTOCOL_MARK: PROTOCOL_MARK,
+           BENCHMARK_MARK: BENCHMARK_MARK, "": ""},
     down="↓", up="↑",
 )
 LATEX = _LatexStyle(
     bold=r"\textbf{{{}}}", underline=r"\underline{{{}}}", times=r"$\times$", missing="--",
-    marks={PROXY_MARK: r"$^\dagger$", REFERENCE_MARK: r"$^\ddagger$", PROTOCOL_MARK: r"$^\S$", BENCHMARK_MARK: r"$^\P$", "": ""},
+    marks={PROXY_MARK: r"$^\dagger$", REFERENCE_MARK: r"$^\ddagger$", RANDOM_MARK: r"$^\circ$", PROTOCOL_MARK: r"$^\S$",
+           BENCHMARK_MARK: r"$^\P$", "": ""},
     down=r"$\downarrow$", up=r"$\uparrow$",
 )
 
@@ -583,7 +591,7 @@ def _cell_text(table: Table, row: Row, col: Column, style: _Style) -> str:
 def _label_text(row: Row, style: _Style) -> str:
     text = style.escape(row.label)
     if row.reference:
-        text += style.marks[REFERENCE_MARK]
+        text += style.marks[RANDOM_MARK if row.random_init else REFERENCE_MARK]
     if row.other_protocol:
         text += style.marks[PROTOCOL_MARK]
     if row.other_benchmark:
