@@ -69,14 +69,45 @@ def register(app: typer.Typer) -> None:
     for stage in STAGE_HELP:
         make_stage(stage)
 
+    @train_app.command("baseline")
+    def baseline(
+        method: str = typer.Argument(..., help="dmd, gan or lcm", metavar="METHOD"),
+        adapter: Optional[str] = typer.Option(None, "--adapter", help="resnet or controlnet (default: the config's; resnet without --config)."),
+        config: Optional[str] = typer.Option(None, "--config", "-c", help="YAML config file or packaged config name (default: tiny-baseline-METHOD-ADAPTER)."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: $FLASHBENCH_HOME/training/<config name>)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+        set_: List[str] = typer.Option([], "--set", help="Override a config field, KEY=VALUE (repeatable; dotted keys); parent= and generator= name the stage 1 and stage 2 outputs."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars."),
+    ) -> None:
+        """Distil the SlowAdapter onto the FastGenerator with a baseline method (DMD, GAN or LCM)."""
+        from baselines import ADAPTERS, METHODS
+        from baselines.train import train_baseline
+        from flashbench import paths
+        from flashmotion.training.config import load_config
+
+        if method not in METHODS:
+            raise InputError(f"baseline {method!r}: expected one of {', '.join(METHODS)}")
+        if adapter is not None and adapter not in ADAPTERS:
+            raise InputError(f"--adapter {adapter!r}: expected one of {', '.join(ADAPTERS)}")
+        name = config or f"tiny-baseline-{method}-{adapter or 'resnet'}"
+        cfg = load_config(name, {**({"adapter": adapter} if adapter else {}), **parse_overrides(set_)})
+        if cfg.stage != "baseline" or cfg.baseline.method != method:
+            raise InputError(f"config {name} is not a {method} baseline config (stage: {cfg.stage}, baseline.method: "
+                             f"{cfg.baseline.method}); use tiny-baseline-{method}-{cfg.adapter} or set baseline.method")
+        run_dir = out or paths.home() / "training" / Path(name).stem
+        ctx = _dist()
+        final = train_baseline(cfg, run_dir, ctx, resume=resume, progress=not no_progress)
+        if ctx.is_main:
+            typer.echo(f"baseline {method} ({cfg.adapter}) done: {final}")
+
     @train_app.command("recipe")
     def recipe(
-        name: str = typer.Argument(..., help="tiny-reference"),
+        name: str = typer.Argument(..., help="tiny-reference or tiny-baselines"),
         out: Optional[Path] = typer.Option(None, "--out", help="Recipe folder (default: $FLASHBENCH_HOME/training/<recipe>)."),
         install: Optional[Path] = typer.Option(None, "--install", help="Write the registered generators' checkpoint folders here (default: the user checkpoint cache)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars."),
     ) -> None:
-        """Train a chain of stages; tiny-reference: stage 0-3 for both adapters (rerun to resume)."""
+        """Train a chain of stages; tiny-reference: stage 0-3 for both adapters; tiny-baselines: those, then every baseline and ablation (rerun to resume)."""
         from flashbench import paths
         from flashmotion.training.recipe import run_recipe
 

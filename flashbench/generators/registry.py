@@ -32,6 +32,12 @@ BUILTIN: dict[str, str] = {
     "wan-resnet-50step": "flashmotion.generators:wan_resnet_50step",
     "flashmotion-controlnet-slowadapter": "flashmotion.generators:flashmotion_controlnet_slowadapter",
     "flashmotion-resnet-slowadapter": "flashmotion.generators:flashmotion_resnet_slowadapter",
+    "dmd-resnet": "baselines.generators:dmd_resnet",
+    "dmd-controlnet": "baselines.generators:dmd_controlnet",
+    "gan-resnet": "baselines.generators:gan_resnet",
+    "gan-controlnet": "baselines.generators:gan_controlnet",
+    "lcm-resnet": "baselines.generators:lcm_resnet",
+    "lcm-controlnet": "baselines.generators:lcm_controlnet",
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from flashbench.errors import InputError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-STAGES = ("stage0", "stage1", "stage2", "stage3")
+STAGES = ("stage0", "stage1", "stage2", "stage3", "baseline")  # baseline: the baselines package's trainers
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,19 @@ class GANConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """``stage: baseline`` only (the ``baselines`` package): which distillation method, and the
+    knobs of the methods that the stage configs do not have. DMD reads ``dmd``, GAN ``gan``."""
+
+    method: str | None = None  # dmd | gan | lcm
+    r1_weight: float = 0.0  # gan: weight of APT's approximate R1 on real samples
+    r1_sigma: float = 0.01  # gan: std of the perturbation of the approximate R1
+    huber_c: float = 0.001  # lcm: pseudo-Huber constant c
+    guidance_scale: float = 3.0  # lcm: the teacher's CFG in the ODE step
+    target_ema: float = 0.0  # lcm: EMA decay of the target adapter (0: stop-grad of the current adapter)
+
+
+@dataclass(frozen=True)
 class StageConfig:
     stage: str
     model: str = "tiny"  # a flashmotion model config name
@@ -115,11 +128,14 @@ class StageConfig:
     vae: VAETrainConfig = field(default_factory=VAETrainConfig)
     dmd: DMDConfig = field(default_factory=DMDConfig)
     gan: GANConfig = field(default_factory=GANConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise InputError(f"config: stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
-        if self.stage in ("stage1", "stage3") and self.adapter not in ("controlnet", "resnet"):
+        if self.stage == "baseline" and self.baseline.method not in ("dmd", "gan", "lcm"):
+            raise InputError(f"config: a baseline needs baseline.method: dmd, gan or lcm (got {self.baseline.method!r})")
+        if self.stage in ("stage1", "stage3", "baseline") and self.adapter not in ("controlnet", "resnet"):
             raise InputError(f"config: {self.stage} needs adapter: controlnet or resnet (got {self.adapter!r})")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("config: steps must be >= 0 and batch_size >= 1")
@@ -143,7 +159,10 @@ class StageConfig:
         return self.phases[-1].trajectory if self.phases else "box"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if self.stage != "baseline":  # a stage run's saved config (checked on resume) has no baseline section
+            d.pop("baseline")
+        return d
 
 
 def _build(cls, obj: Any, where: str):

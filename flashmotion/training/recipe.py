@@ -1,5 +1,7 @@
 """Recipes: chains of stage runs. ``tiny-reference`` trains stage 0-3 for both adapters and
-assembles the registered generators' checkpoint folders from the stage outputs.
+assembles the registered generators' checkpoint folders from the stage outputs;
+``tiny-baselines`` continues from those runs (skipped when finished) with every baseline of
+the ``baselines`` package and every stage-3 ablation, and adds the baseline aliases.
 
 Each stage's config is a packaged YAML file; the recipe fills in ``parent``/``generator`` with
 the previous stages' outputs under the recipe folder. Every stage resumes, so rerunning the
@@ -37,7 +39,29 @@ TINY_ALIASES = {
     "flashmotion-resnet-slowadapter": ("stage1-resnet", "stage2"),
 }
 
-RECIPES = {"tiny-reference": TINY_REFERENCE}
+# every baseline (stage: baseline, the baselines package) and ablation (stage 3 switches), from
+# the reference runs: teacher = stage 1 output, FastGenerator = stage 2 output
+TINY_BASELINE_RUNS = tuple(
+    (f"baseline-{m}-{a}", f"tiny-baseline-{m}-{a}", f"stage1-{a}", "stage2")
+    for m in ("dmd", "gan", "lcm") for a in ("resnet", "controlnet")
+) + tuple(
+    (f"ablation-{a}-{x}", f"tiny-ablation-{a}-{x}", f"stage1-{a}", "stage2")
+    for a in ("resnet", "controlnet")
+    for x in ("no-diffusion", "no-gan", "fixed-scale", "heads-vc", "heads-ss-vc", "heads-tc-vc")
+)
+TINY_BASELINES = TINY_REFERENCE + TINY_BASELINE_RUNS
+BASELINE_ALIASES = {f"{m}-{a}": (f"baseline-{m}-{a}", None) for m in ("dmd", "gan", "lcm") for a in ("resnet", "controlnet")}
+
+RECIPES = {"tiny-reference": TINY_REFERENCE, "tiny-baselines": TINY_BASELINES}
+RECIPE_ALIASES = {"tiny-reference": TINY_ALIASES, "tiny-baselines": {**TINY_ALIASES, **BASELINE_ALIASES}}
+
+
+def _runner(stage: str):
+    if stage == "baseline":
+        from baselines.train import train_baseline  # the baselines package builds on the stage runners
+
+        return train_baseline
+    return RUNNERS[stage]
 
 
 def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, overrides: dict | None = None,
@@ -58,18 +82,18 @@ def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, ov
             ov["generator"] = str(done[generator])
         cfg = load_config(config, ov)
         resume = (out / run).exists()
-        RUNNERS[cfg.stage](cfg, out / run, ctx, resume=resume, progress=progress)
+        _runner(cfg.stage)(cfg, out / run, ctx, resume=resume, progress=progress)
         done[run] = final
     if install is not None and ctx.is_main:
-        assemble_aliases(done, install)
+        assemble_aliases(done, install, RECIPE_ALIASES[name])
     return done
 
 
-def assemble_aliases(done: dict[str, Path], dest: Path) -> None:
+def assemble_aliases(done: dict[str, Path], dest: Path, aliases: dict | None = None) -> None:
     """One checkpoint folder per registered alias (the generators load ``dest/<alias>``)."""
     from .. import loading
 
-    for alias, (run, transformer_from) in TINY_ALIASES.items():
+    for alias, (run, transformer_from) in (TINY_ALIASES if aliases is None else aliases).items():
         target = Path(dest) / alias
         tmp = target.with_name(f".{alias}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
