@@ -143,3 +143,39 @@ def test_proxy_iou_warning_only_off_synth():
     assert proxy_iou_warning(official, "videos") is None
     text = proxy_iou_warning(proxy, "magicdata")
     assert "flashbench-flowtracker-v1" in text and "limited validity" in text and "magicdata" in text
+
+
+def test_eval_without_sam2_on_a_non_synth_benchmark_says_so(tmp_path, monkeypatch):
+    """Console and results.json carry the proxy-IoU warning on a MagicData benchmark.
+    The segmenter is chosen as in any run without SAM2 weights; FID/FVD use mean-colour
+    stand-ins (the networks are not what this checks, and cost minutes on a busy CPU)."""
+    import io
+
+    from helpers_data import make_magicdata
+    from rich.console import Console
+
+    import flashbench.metrics as metrics
+    from flashbench.data.builder import build_benchmark
+    from flashbench.evaluate import EvalConfig, run
+    from flashbench.protocol import Protocol
+
+    class MeanColour:
+        info = ExtractorInfo(name="mean-colour", sha256=None, official=False, dim=3)
+
+    monkeypatch.setattr(metrics, "load_inception", lambda *a, **k: MeanColour())
+    monkeypatch.setattr(metrics, "load_i3d", lambda *a, **k: MeanColour())
+    monkeypatch.setattr(metrics, "fid_features", lambda ext, frames, **k: frames.reshape(len(frames), -1, 3).mean(axis=1).astype(np.float64))
+    monkeypatch.setattr(metrics, "fvd_features", lambda ext, v, **k: np.asarray(v).reshape(len(v), -1, 3).mean(axis=1).astype(np.float64))
+
+    make_magicdata(tmp_path / "MagicData", {"a1": 1, "b2": 2}, num_frames=3)
+    bench = tmp_path / "bench"
+    build_benchmark("magicdata", bench, src=tmp_path / "MagicData", per_group=1, num_frames=3, size=None, seed=0, workers=1,
+                    allow_short=True, progress=False)
+    out = io.StringIO()
+    cfg = EvalConfig(model="ground-truth", bench=bench, run_dir=tmp_path / "run", extractor="proxy", progress=False,
+                     bootstrap=10, protocol=Protocol(fid_frame_stride=4))
+    results = run(cfg, console=Console(file=out, width=400))
+    warned = [w for w in results["warnings"] if "limited validity" in w]
+    assert len(warned) == 1 and "flashbench-flowtracker-v1" in warned[0] and results["benchmark"]["synthetic"] is False
+    assert results["extractors"]["segmenter"]["name"] == "flashbench-flowtracker-v1"
+    assert out.getvalue().count("limited validity") >= 2  # in the header, before any work, and in the summary
