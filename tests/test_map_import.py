@@ -98,3 +98,31 @@ def test_bad_map_inputs_name_the_file(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="empty: no PNG frames"):
         request_from_maps(tmp_path / "empty", tmp_path / "small.png")
+
+
+def test_generate_command_runs_a_registered_model_on_imported_maps(tmp_path):
+    from typer.testing import CliRunner
+
+    from flashbench.cli import app
+    from flashbench.data.video import read_video
+
+    ann = moving_ellipses(96, 160, 5, 2)
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    for t, m in enumerate(render_maps(from_annotation(ann, "box"))):
+        Image.fromarray(m).save(folder / f"{t:05d}.png")
+    first = np.full((96, 160, 3), 60, np.uint8)
+    first[ann.objects[0].mask(0)] = (250, 20, 20)
+    Image.fromarray(first).save(tmp_path / "first.png")
+    out = tmp_path / "out.mkv"
+    result = CliRunner().invoke(app, ["generate", "--model", "copy-paste", "--maps", str(folder), "--first-frame",
+                                      str(tmp_path / "first.png"), "--prompt", "two balls", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 object(s) from magicmotion maps (box)" in result.stdout
+    frames = read_video(out)
+    assert frames.shape == (5, 96, 160, 3)
+    # copy-paste moved the red object along its imported boxes: its centre follows the trajectory
+    red = (frames[..., 0] > 200) & (frames[..., 1] < 80)
+    xs = [np.flatnonzero(red[t].any(axis=0)).mean() for t in (0, 4)]
+    boxes = ann.objects[0].boxes
+    assert abs((xs[1] - xs[0]) - ((boxes[4, 0] + boxes[4, 2]) - (boxes[0, 0] + boxes[0, 2])) / 2) <= 1

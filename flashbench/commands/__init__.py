@@ -4,6 +4,7 @@ COMMAND_MODULES = (
     "build",
     "validate",
     "eval",
+    "generate",
     "export",
     "metrics",
     "tables",
