@@ -106,6 +106,11 @@ def test_davis_build_masks_boxes_visibility_exactly(tmp_path):
     np.testing.assert_array_equal(late.objects[0].masks(), label_maps("late-object", FRAMES) == 1)
     assert late.info.source["dropped"] == [{"label": "davis object 3", "reason": "not visible at frame 0 (enters at frame 3)"}]
 
+    from flashbench.data.validate import validate_benchmark
+
+    report = validate_benchmark(out, workers=1)
+    assert report.problems == []
+
 
 def test_davis_without_prompts_records_empty_prompts_and_rebuild_is_identical(tmp_path):
     src = make_davis(tmp_path / "DAVIS", split=("late-object",))
