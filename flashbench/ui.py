@@ -21,21 +21,9 @@ from rich.table import Table
 
 from .data.schema import GROUPS
 from .results import weights_kind
+from .utils.text import plural
 
 PROXY_MARK = "†"
-
-
-def human_count(n: int) -> str:
-    """A parameter count for people: ``10.28B``, ``21.6M``, ``3.5K``, ``0``."""
-    for scale, suffix, digits in ((1e9, "B", 2), (1e6, "M", 1), (1e3, "K", 1)):
-        if abs(n) >= scale:
-            return f"{n / scale:.{digits}f}{suffix}"
-    return str(int(n))
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 video``, ``2 videos``, ``0 videos``."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def fmt(value: float | None, proxy: bool = False, digits: int = 2) -> str:
@@ -129,7 +117,8 @@ class EvalUI:
         for note in overall:
             self.console.print(f"[yellow]warning: {note}[/]")
         if len(notes) > len(overall):
-            self.console.print(f"[yellow]warning: {len(notes) - len(overall)} more small-sample notes for single groups in results.json[/]")
+            more = plural(len(notes) - len(overall), "more small-sample note")
+            self.console.print(f"[yellow]warning: {more} for single groups in results.json[/]")
         if failures:
             self.console.print(f"[red]{plural(len(failures), 'video')} failed (scored as failures; "
                                "`--retry-failed` generates them again):[/]")

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from flashbench.cli import app
 from flashbench.data import rle as rle_ops
+from flashbench.data.benchmark import Benchmark
 from flashbench.data.trajectory import get_map_style, render_maps
 from flashbench.evaluate import EvalConfig, run
 from flashbench.protocol import Protocol
@@ -134,3 +135,21 @@ def test_exported_conditions_generated_elsewhere_score_through_video_folder(tiny
     # the pasted objects follow the exported boxes: far better than a model that never moves
     static = evaluate("static")["overall"]
     assert overall["box_iou"] > static["box_iou"] + 10
+
+
+
+def test_export_at_another_size_scales_boxes_and_masks(tiny_bench, tmp_path):
+    out = tmp_path / "half"
+    result = CliRunner().invoke(app, ["export", str(tiny_bench), "--out", str(out), "--size", "32x48", "--trajectory", "mask",
+                                      "--groups", "2", "--maps", "video", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    item = json.loads((out / "manifest.json").read_text())["items"][0]
+    cond = json.loads((out / item["conditions"]).read_text())
+    ann = Benchmark.open(tiny_bench).sample(item["video_id"]).annotation  # 9 frames of 64x96
+    assert np.asarray(Image.open(out / item["first_frame"])).shape == (32, 48, 3)
+    assert cond["num_frames"] == ann.num_frames and (cond["height"], cond["width"]) == (32, 48)
+    for obj, track in zip(cond["objects"], ann.objects):
+        np.testing.assert_allclose(obj["boxes"], track.boxes * 0.5, atol=1e-3)
+        masks = np.stack([rle_ops.decode(m) for m in obj["masks"]])
+        np.testing.assert_array_equal(masks, track.masks()[:, 1::2, 1::2])  # nearest pixel centre at exactly half size
+    assert item["maps"] is None and (out / item["maps_video"]).is_file()

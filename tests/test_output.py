@@ -14,7 +14,8 @@ import pytest
 from rich.console import Console
 
 from flashbench.generators.registry import available
-from flashbench.ui import EvalUI, human_count, plural
+from flashbench.ui import EvalUI
+from flashbench.utils.text import human_count, plural
 
 
 def _ls(*args: str, columns: str = "40") -> str:

@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         """Write first frames, prompts, trajectory maps, boxes and masks of every benchmark video, for a model run outside FlashBench."""
         from ..data.export import check_options, parse_size, plan_export, write_export
         from ..evaluate import EvalConfig, resolve_benchmark
-        from ..ui import EvalUI, plural
+        from ..ui import EvalUI
+        from ..utils.text import plural
         from .eval import parse_groups
 
         shape = parse_size(size)

@@ -78,7 +78,7 @@ def _generators_listing(params: bool):
 
 
 def _describe(resolve, target: str) -> list[str]:
-    from ..ui import human_count
+    from ..utils.text import human_count
 
     try:
         factory = resolve(target)

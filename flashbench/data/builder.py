@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import FlashBenchError, InputError
 from ..utils.atomic import atomic_write_json, sha256_file, sha256_json
+from ..utils.text import plural
 from .benchmark import MANIFEST
 from . import video as video_io
 from .schema import FORMAT, FORMAT_VERSION, GROUPS, Annotation, ItemInfo, ObjectTrack, group_for_count
@@ -360,7 +361,7 @@ def build_benchmark(
             excluded = sum(1 for s in scans if s.get("excluded"))
             raise InputError(
                 f"{src_path}: the pool is too small: {short} (pool counts by group: {counts}; "
-                f"{excluded} video(s) excluded as too short). Use a larger pool, a smaller --per-group, "
+                f"{plural(excluded, 'video')} excluded as too short). Use a larger pool, a smaller --per-group, "
                 "or --allow-short to record the shortfall in the manifest"
             )
         chosen = stratified_sample(by_group, per_group, seed)

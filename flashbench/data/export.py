@@ -76,14 +76,12 @@ def parse_size(size: str | None) -> tuple[int, int] | None:
 
 def scale_trajectory(traj: traj_ops.Trajectory, height: int, width: int) -> traj_ops.Trajectory:
     """The condition at another pixel size: boxes scaled, masks nearest-neighbour."""
-    from .builder import resize_masks
-
     h0, w0 = traj.size
     if (h0, w0) == (height, width):
         return traj
     scale = np.array([width / w0, height / h0, width / w0, height / h0])
-    masks = resize_masks(traj.masks, (height, width)) if traj.masks is not None else None
-    return traj_ops.Trajectory(traj.type, resize_masks(traj.first_masks, (height, width)), traj.boxes * scale,
+    masks = video_io.resize_masks(traj.masks, (height, width)) if traj.masks is not None else None
+    return traj_ops.Trajectory(traj.type, video_io.resize_masks(traj.first_masks, (height, width)), traj.boxes * scale,
                                traj.visible, masks, traj.frame_indices)
 
 

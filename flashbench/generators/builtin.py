@@ -21,7 +21,7 @@ from ..data import video as video_io
 from ..data.trajectory import Trajectory
 from ..data.video import resize_frames
 from ..errors import InputError
-from ..ui import plural
+from ..utils.text import plural
 from ..utils.atomic import content_hash
 from .base import GeneratedVideo, GenerationRequest, GeneratorInfo
 

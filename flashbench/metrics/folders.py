@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.video import VIDEO_EXTS, read_video
 from ..errors import InputError
+from ..utils.text import plural
 from .fid import fid_features, fid_frame_indices
 from .frechet import FeatureStats, fid_from_stats, fvd_from_stats
 from .fvd import fvd_clip_indices, fvd_features
@@ -174,6 +175,6 @@ def score_folders(metric: str, real: Path, fake: Path, extractor: Any, *, progre
     notes = [str(w.message) for w in caught]
     for info in (rinfo, finfo):
         if info.get("short_videos"):
-            notes.append(f"{info['folder']}: {info['short_videos']} video(s) shorter than {settings.get('clip_frames', 16)} frames; "
+            notes.append(f"{info['folder']}: {plural(info['short_videos'], 'video')} shorter than {settings.get('clip_frames', 16)} frames; "
                          "their uniform clips repeat frames")
     return FolderScore(metric, float(value), extractor.info.to_dict(), rinfo, finfo, dict(settings), notes)

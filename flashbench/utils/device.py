@@ -18,7 +18,8 @@ def check_device(device: str, option: str = "--device") -> str:
             why = f"torch {torch.__version__} here is a CPU-only build" if torch.version.cuda is None else "no CUDA GPU is visible here"
             raise InputError(f"{option} {device}: {why}; use {option} cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(f"{option} {device}: only {torch.cuda.device_count()} CUDA device(s) are visible (cuda:0..)")
+            count = torch.cuda.device_count()
+            raise InputError(f"{option} {device}: {count} CUDA device{'' if count == 1 else 's'} visible here (cuda:0 to cuda:{count - 1})")
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise InputError(f"{option} {device}: MPS is not available here; use {option} cpu")
     elif dev.type not in ("cpu", "cuda", "mps"):
