@@ -42,3 +42,22 @@ def test_eval_rejects_an_unknown_protocol_in_one_line(tmp_path):
     proc = _cli("eval", "--model", "static", "--bench", str(tmp_path), "--protocol", "magicbench-50")
     assert proc.returncode == 2
     assert "unknown protocol 'magicbench-50'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_magicbench_49_scores_the_first_49_frames_of_a_longer_benchmark(tmp_path):
+    from flashbench.data.benchmark import Benchmark
+    from flashbench.data.davis import build_davis
+    from flashbench.evaluate import frame_alignment
+
+    from test_davis import label_maps, write_sequence
+
+    src = tmp_path / "DAVIS"
+    write_sequence(src, "long", label_maps("short", 52))
+    (src / "ImageSets" / "2017").mkdir(parents=True)
+    (src / "ImageSets" / "2017" / "val.txt").write_text("long\n")
+    bench = Benchmark.open(build_davis(src, tmp_path / "bench", num_frames=52, workers=1, progress=False))
+    eval_frames, gen_frames, gt = frame_alignment(bench, bench.items, get_protocol("magicbench-49"), None)
+    assert (eval_frames, gen_frames) == (49, 49) and gt.tolist() == list(range(49))
+    eval_frames, gen_frames, gt = frame_alignment(bench, bench.items, get_protocol("magicbench-49"), 25)
+    assert (eval_frames, gen_frames) == (49, 25) and gt[0] == 0 and gt[-1] == 48  # uniform within the first 49
+    assert frame_alignment(bench, bench.items, DEFAULT, None)[0] == 52
