@@ -243,7 +243,7 @@ CHECKPOINT_VERSION = 1
 META_FILE = "flashmotion.json"
 
 
-def save_checkpoint(directory: str | Path, components: Mapping[str, nn.Module], meta: Mapping) -> Path:
+def save_checkpoint(directory: str | Path, components: Mapping[str, nn.Module | Mapping[str, Tensor]], meta: Mapping) -> Path:
     """Write ``<component>.safetensors`` for each module and ``flashmotion.json`` (atomically).
 
     ``meta`` must be JSON-serialisable; it should name the config (``"config"``) and adapter
@@ -258,7 +258,8 @@ def save_checkpoint(directory: str | Path, components: Mapping[str, nn.Module], 
     files = {}
     for name, module in components.items():
         target = directory / f"{name}.safetensors"
-        state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+        items = module.items() if isinstance(module, Mapping) else module.state_dict().items()
+        state = {k: v.detach().contiguous().cpu() for k, v in items}
         state = _untie(state)
         with atomic_path(target) as tmp:
             save_file(state, str(tmp))

@@ -94,11 +94,21 @@ def code_version() -> str:
 
 
 def write_output(out: Path, components: dict[str, nn.Module], cfg: ModelConfig, stage_cfg, provenance: dict[str, Any],
-                 adapter_kind: str | None = None, notes: str = "") -> Path:
+                 adapter_kind: str | None = None, notes: str = "", ctx=None) -> Path:
+    """The stage's output folder ``OUT/final`` (every rank calls it; the main rank writes)."""
+    from .state import module_state
+
+    states = {name: module_state(m) for name, m in components.items()}  # collective under FSDP
+    if ctx is not None and not ctx.is_main:
+        ctx.barrier()
+        return Path(out) / "final"
     meta = {"config": cfg.name, "model_config": cfg.to_dict(), "adapter": adapter_kind, "reference": True,
             "notes": notes or f"tiny reference model ({stage_cfg.stage}) trained by flashbench train",
             "provenance": {**provenance, "stage": stage_cfg.stage, "stage_config": stage_cfg.to_dict()}}
-    return loading.save_checkpoint(Path(out) / "final", components, meta)
+    final = loading.save_checkpoint(Path(out) / "final", states, meta)
+    if ctx is not None:
+        ctx.barrier()
+    return final
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

@@ -53,7 +53,11 @@ def average_gradients(params, ctx: DistContext) -> None:
         return
     import torch.distributed as dist
 
+    from torch.distributed.tensor import DTensor
+
     for p in params:
+        if isinstance(p, DTensor):
+            continue  # FSDP-sharded: already reduce-scattered in the backward pass
         if p.grad is None:
             p.grad = torch.zeros_like(p)
         dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
@@ -68,6 +72,8 @@ def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, ctx: DistCont
     params = [p for g in opt.param_groups for p in g["params"]]
     average_gradients(params, ctx)
     norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip else math.inf)
+    if hasattr(norm, "full_tensor"):  # a DTensor under FSDP
+        norm = norm.full_tensor()
     if lr is not None:
         for g in opt.param_groups:
             g["lr"] = lr
@@ -144,9 +150,11 @@ class Run:
             w.writerows(rows)
 
     def save(self, step: int) -> None:
+        modules = self.tracked.all_modules()
+        states = {k: st.module_state(m) for k, m in modules.items()}  # collective under FSDP
+        optims = {k: st.optimizer_state(modules[k], o) for k, o in self.tracked.optimizers.items()}
         if self.ctx.is_main:
-            st.save_state(self.out, step, self.tracked.all_modules(), self.tracked.optimizers,
-                          {"config": self.cfg.to_dict(), "provenance": self.provenance})
+            st.save_state(self.out, step, states, optims, {"config": self.cfg.to_dict(), "provenance": self.provenance})
         self.ctx.barrier()
 
     def loop(self, batches, step_fn: Callable[[Any, int], Mapping[str, float]],

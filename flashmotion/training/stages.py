@@ -104,6 +104,17 @@ def _flow_step(model: FlashMotionModel, c: Context, batch: dict[str, Any], step:
     return L.flow_matching_loss(v, noise, x0)
 
 
+def _maybe_shard(cfg: StageConfig, ctx: DistContext, *roots) -> None:
+    """FSDP2 over the blocks of each root (``fsdp: true`` under torchrun); before optimisers exist."""
+    if not (cfg.fsdp and ctx.enabled):
+        return
+    from .parallel import shard
+
+    for root in roots:
+        if root is not None:
+            shard(root, ctx, cfg.mixed_precision)
+
+
 def _check_stage(cfg: StageConfig, stage: str) -> None:
     if cfg.stage != stage:
         raise InputError(f"the config is for {cfg.stage}, not {stage}")
@@ -190,8 +201,9 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     c = Context(cfg, parent, ctx, progress)
     base = parent.transformer.train().requires_grad_(True)
     model = FlashMotionModel(base)
-    opt = make_optimizer(base.parameters(), cfg.optim.lr, cfg.optim)
     ema = frozen_copy(base) if cfg.ema else None
+    _maybe_shard(cfg, ctx, model, ema)
+    opt = make_optimizer(base.parameters(), cfg.optim.lr, cfg.optim)
     tracked = Tracked({"transformer": base}, {"transformer": opt}, {"transformer": ema} if ema is not None else {})
     run = Run(cfg, out / "generator", tracked, ctx, c.provenance(), resume, progress, name="stage0: generator")
 
@@ -207,7 +219,7 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         return out
     final = ema if ema is not None else base
     return write_output(out, {"transformer": final, "vae": parent.vae, "text_encoder": parent.text_model}, mcfg, cfg,
-                        c.provenance(), notes="tiny reference SlowGenerator (stage 0: VAE + flow-matching base)")
+                        c.provenance(), notes="tiny reference SlowGenerator (stage 0: VAE + flow-matching base)", ctx=ctx)
 
 
 # --------------------------------------------------------------------------- stage 1
@@ -224,6 +236,7 @@ def train_stage1(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     adapter.gradient_checkpointing = cfg.gradient_checkpointing
     model = FlashMotionModel(base, adapter)
     c = Context(cfg, parent, ctx, progress)
+    _maybe_shard(cfg, ctx, model)
     opt = make_optimizer(adapter.parameters(), cfg.optim.lr, cfg.optim)
     run = Run(cfg, out, Tracked({"adapter": adapter}, {"adapter": opt}), ctx, c.provenance(), resume, progress,
               name=f"stage1: {cfg.adapter}")
@@ -239,7 +252,7 @@ def train_stage1(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         return Path(out)
     return write_output(out, {"transformer": base, "adapter": adapter, "vae": parent.vae, "text_encoder": parent.text_model},
                         parent.config, cfg, c.provenance(), cfg.adapter,
-                        notes=f"tiny reference SlowAdapter ({cfg.adapter}) on the SlowGenerator (stage 1)")
+                        notes=f"tiny reference SlowAdapter ({cfg.adapter}) on the SlowGenerator (stage 1)", ctx=ctx)
 
 
 # --------------------------------------------------------------------------- rollout
@@ -274,9 +287,10 @@ def train_stage2(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     gen, fake = FlashMotionModel(gen_t), FlashMotionModel(fake_t)
     c = Context(cfg, parent, ctx, progress)
     dcfg = cfg.dmd
+    ema = frozen_copy(gen_t) if cfg.ema else None
+    _maybe_shard(cfg, ctx, real, gen, fake, ema)
     opt_g = make_optimizer(gen_t.parameters(), cfg.optim.lr, cfg.optim)
     opt_f = make_optimizer(fake_t.parameters(), dcfg.fake_lr, cfg.optim)
-    ema = frozen_copy(gen_t) if cfg.ema else None
     tracked = Tracked({"generator": gen_t, "fake_score": fake_t}, {"generator": opt_g, "fake_score": opt_f},
                       {"generator": ema} if ema is not None else {})
     run = Run(cfg, out, tracked, ctx, c.provenance(), resume, progress, name="stage2: DMD")
@@ -316,7 +330,7 @@ def train_stage2(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         return Path(out)
     final = ema if ema is not None else gen_t
     return write_output(out, {"transformer": final, "vae": parent.vae, "text_encoder": parent.text_model}, parent.config,
-                        cfg, c.provenance(), notes="tiny reference FastGenerator (stage 2: DMD, 4 steps)")
+                        cfg, c.provenance(), notes="tiny reference FastGenerator (stage 2: DMD, 4 steps)", ctx=ctx)
 
 
 def dcfg_ema(cfg: StageConfig, step: int) -> float:
@@ -345,6 +359,11 @@ def train_stage3(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     torch.manual_seed(cfg.seed)
     disc = Discriminator(slow.transformer.requires_grad_(False), g.blocks, g.heads)
     c = Context(cfg, slow, ctx, progress)
+    _maybe_shard(cfg, ctx, model)
+    if cfg.fsdp and ctx.enabled:
+        from .parallel import shard
+
+        shard(disc.backbone, ctx, cfg.mixed_precision, shard_root=False)
     opt_a = make_optimizer(adapter.parameters(), cfg.optim.lr, cfg.optim)
     opt_d = make_optimizer(disc.trainable_parameters(), g.disc_lr, cfg.optim)
     disc_heads = torch.nn.ModuleDict({"heads": disc.heads, "out": disc.out})
@@ -394,7 +413,7 @@ def train_stage3(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         return Path(out)
     return write_output(out, {"transformer": fast_t, "adapter": adapter, "vae": slow.vae, "text_encoder": slow.text_model},
                         slow.config, cfg, c.provenance({"generator": fast.hash()}), cfg.adapter,
-                        notes=f"tiny reference FastAdapter ({cfg.adapter}) on the FastGenerator (stage 3)")
+                        notes=f"tiny reference FastAdapter ({cfg.adapter}) on the FastGenerator (stage 3)", ctx=ctx)
 
 
 RUNNERS = {"stage0": train_stage0, "stage1": train_stage1, "stage2": train_stage2, "stage3": train_stage3}

@@ -24,14 +24,27 @@ from flashbench.utils.atomic import atomic_write_json, atomic_write_text
 KEEP = 2  # complete checkpoints kept
 
 
-def _state(module: nn.Module) -> dict[str, torch.Tensor]:
+def module_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The whole state of ``module`` on the CPU (collective when it is FSDP-sharded: every rank calls it)."""
     from ..loading import _untie
+    from .parallel import full_state_dict
 
-    return _untie({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()})
+    return _untie({k: v.detach().contiguous().cpu() for k, v in full_state_dict(module).items()})
 
 
-def save_state(out: Path, step: int, modules: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
-               extra: Mapping[str, Any]) -> Path:
+def optimizer_state(module: nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
+    from .parallel import is_sharded
+
+    if not any(is_sharded(m) for m in module.modules()):
+        return opt.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+    return get_optimizer_state_dict(module, opt, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def save_state(out: Path, step: int, module_states: Mapping[str, dict[str, torch.Tensor]],
+               optimizer_states: Mapping[str, dict[str, Any]], extra: Mapping[str, Any]) -> Path:
+    """Write one checkpoint (call on the main rank with states gathered by :func:`module_state`)."""
     from safetensors.torch import save_file
 
     root = Path(out) / "checkpoints"
@@ -39,9 +52,9 @@ def save_state(out: Path, step: int, modules: Mapping[str, nn.Module], optimizer
     final = root / f"step-{step:06d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".step-{step:06d}.", dir=root))
     try:
-        for name, module in modules.items():
-            save_file(_state(module), str(tmp / f"{name}.safetensors"))
-        torch.save({k: o.state_dict() for k, o in optimizers.items()}, tmp / "optim.pt")
+        for name, state in module_states.items():
+            save_file(state, str(tmp / f"{name}.safetensors"))
+        torch.save(dict(optimizer_states), tmp / "optim.pt")
         (tmp / "state.json").write_text(json.dumps({"step": step, **dict(extra)}, indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o777 & ~_umask())
         if final.exists():
@@ -71,13 +84,22 @@ def latest(out: Path) -> Path | None:
 
 
 def load_state(path: Path, modules: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer]) -> dict[str, Any]:
+    """Restore modules and optimisers (an optimiser is keyed like the module it trains)."""
     from safetensors.torch import load_file
 
+    from .parallel import is_sharded, load_full_state_dict
+
     for name, module in modules.items():
-        module.load_state_dict(load_file(str(path / f"{name}.safetensors")))
+        load_full_state_dict(module, load_file(str(path / f"{name}.safetensors")))
     states = torch.load(path / "optim.pt", weights_only=False)
     for name, opt in optimizers.items():
-        opt.load_state_dict(states[name])
+        module = modules[name]
+        if any(is_sharded(m) for m in module.modules()):
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+            set_optimizer_state_dict(module, opt, states[name], options=StateDictOptions(full_state_dict=True))
+        else:
+            opt.load_state_dict(states[name])
     return json.loads((path / "state.json").read_text())
 
 
