@@ -98,3 +98,58 @@ def test_baseline_generators_load_and_generate(trained, tmp_path, monkeypatch):
     gen = load_generator("lcm-controlnet", checkpoint=str(trained["lcm"][0]), device="cpu")
     a, b = gen.generate([_request(seed=3), _request(seed=3)])
     assert a.frames.dtype == np.uint8 and a.frames.shape == (9, 64, 64, 3) and np.array_equal(a.frames, b.frames)
+
+
+def test_cli_trains_a_baseline_and_refuses_a_mismatched_config(stage1, stage2, tmp_path, monkeypatch, capsys):  # noqa: F811
+    from test_cli_errors import run_cli
+
+    sets = [f"parent={stage1}", f"generator={stage2}", "steps=1", "phases=[{trajectory: box, steps: 1}]"]
+    sets += [f"{k}={v}" for k, v in MINI.items() if k != "data"] + [f"data.{k}={v}" for k, v in MINI["data"].items()]
+    args = [a for s in sets for a in ("--set", s)]
+    code, out, err = run_cli(["train", "baseline", "lcm", "--adapter", "controlnet", "--out", str(tmp_path / "lcm"),
+                              "--no-progress", *args], monkeypatch, capsys)
+    assert code in (0, None), err
+    assert "baseline lcm (controlnet) done" in out and (tmp_path / "lcm" / "final" / "adapter.safetensors").is_file()
+    code, out, err = run_cli(["train", "baseline", "lcm", "--config", "tiny-baseline-dmd-resnet", *args], monkeypatch, capsys)
+    assert code not in (0, None) and "is not a lcm baseline config" in err and "Traceback" not in err
+    code, out, err = run_cli(["train", "baseline", "gan", "--adapter", "unet"], monkeypatch, capsys)
+    assert code not in (0, None) and "--adapter 'unet'" in err
+
+
+def test_ablation_configs_switch_exactly_their_stage3_field():
+    from flashmotion.training.config import CONFIG_DIR
+
+    switches = {"no-diffusion": {"diffusion_loss": False}, "no-gan": {"gan_loss": False},
+                "fixed-scale": {"lambda_schedule": "fixed"},
+                "heads-vc": {"heads": ["vc"]}, "heads-ss-vc": {"heads": ["ss", "vc"]}, "heads-tc-vc": {"heads": ["tc", "vc"]}}
+    names = sorted(p.stem for p in CONFIG_DIR.glob("tiny-ablation-*.yaml"))
+    assert len(names) == 12
+    for adapter in ("resnet", "controlnet"):
+        full = load_config(f"tiny-stage3-{adapter}").to_dict()
+        for what, change in switches.items():
+            abl = load_config(f"tiny-ablation-{adapter}-{what}").to_dict()
+            gan_full, gan_abl = full.pop("gan"), abl.pop("gan")
+            assert abl == full  # steps, data, optimiser: the stage 3 configuration (as in the paper)
+            diff = {k for k in gan_full if gan_full[k] != gan_abl[k]}
+            assert diff == set(change)
+            assert all((list(gan_abl[k]) if isinstance(v, list) else gan_abl[k]) == v for k, v in change.items())
+            assert gan_abl["lambda_fixed"] == 1.0  # "fixing the loss scale to 1"
+            full["gan"] = gan_full
+
+
+def test_recipe_chains_every_baseline_and_ablation_from_the_reference_runs():
+    from flashmotion.training.recipe import RECIPE_ALIASES, RECIPES, TINY_REFERENCE
+
+    runs = RECIPES["tiny-baselines"]
+    assert runs[: len(TINY_REFERENCE)] == TINY_REFERENCE  # finished reference runs are reused, not retrained
+    seen = set()
+    for run, config, parent, generator in runs:
+        cfg = load_config(config)
+        assert parent is None or parent in seen and generator in (None, *seen)
+        if cfg.stage in ("baseline", "stage3"):
+            assert parent == f"stage1-{cfg.adapter}" and generator == "stage2"
+        seen.add(run)
+    assert {f"{m}-{a}" for m in ("dmd", "gan", "lcm") for a in ("resnet", "controlnet")} <= set(RECIPE_ALIASES["tiny-baselines"])
+    assert sum(r.startswith("ablation-") for r in seen) == 12 and sum(r.startswith("baseline-") for r in seen) == 6
+    with pytest.raises(InputError, match="baseline.method"):
+        load_config("tiny-baseline-lcm-resnet", {"baseline": {"method": "sgd"}})

@@ -48,6 +48,7 @@ CASES = [
     (["train", "stage2", "--config", f"{MISSING}.yaml"], MISSING),
     (["train", "stage3", "--config", f"{MISSING}.yaml"], MISSING),
     (["train", "recipe", "nosuch"], "nosuch"),
+    (["train", "baseline", "nosuch"], "nosuch"),
     (["weights", "ls", "--bogus"], "--bogus"),
     (["weights", "download", "nosuch"], "nosuch"),
     (["weights", "import", "nosuch", MISSING], "nosuch"),
