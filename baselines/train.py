@@ -193,6 +193,8 @@ def train_baseline(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool =
     folder the registered ``<method>-<adapter>`` generator loads)."""
     if cfg.stage != "baseline" or cfg.baseline.method not in METHODS:
         raise InputError(f"the config is for {cfg.stage}, not a baseline (stage: baseline, baseline.method: dmd|gan|lcm)")
+    if cfg.fsdp:
+        raise InputError("config: fsdp: the baseline trainers average gradients with all_reduce only; set fsdp: false")
     method = cfg.baseline.method
     _seed_everything(cfg.seed)
     s = Setup(cfg, ctx, progress)
@@ -205,4 +207,4 @@ def train_baseline(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool =
                               "text_encoder": s.slow.text_model}, s.slow.config, cfg,
                         {**s.provenance(), "method": method}, cfg.adapter,
                         notes=f"tiny {method.upper()} baseline: {cfg.adapter} adapter distilled from the SlowAdapter "
-                              f"on the SlowGenerator onto the 4-step FastGenerator")
+                              f"on the SlowGenerator onto the 4-step FastGenerator", ctx=ctx)

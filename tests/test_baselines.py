@@ -153,3 +153,14 @@ def test_recipe_chains_every_baseline_and_ablation_from_the_reference_runs():
     assert sum(r.startswith("ablation-") for r in seen) == 12 and sum(r.startswith("baseline-") for r in seen) == 6
     with pytest.raises(InputError, match="baseline.method"):
         load_config("tiny-baseline-lcm-resnet", {"baseline": {"method": "sgd"}})
+
+
+def test_a_config_with_a_base_merges_over_it_section_by_section(tmp_path):
+    (tmp_path / "mine.yaml").write_text("base: tiny-baseline-gan-resnet\ngan: {disc_lr: 0.5}\n")
+    cfg = load_config(tmp_path / "mine.yaml")
+    assert cfg.gan.disc_lr == 0.5 and cfg.gan.heads == ("vc",) and cfg.gan.blocks == (1, 3)  # the rest of gan kept
+    assert cfg.baseline.method == "gan" and cfg.adapter == "resnet" and cfg.steps == load_config("tiny-stage3-resnet").steps
+    (tmp_path / "a.yaml").write_text("base: b\n")
+    (tmp_path / "b.yaml").write_text("base: a\n")
+    with pytest.raises(InputError, match="cycle"):
+        load_config(tmp_path / "a.yaml")

@@ -235,15 +235,39 @@ def config_path(name_or_path: str | Path) -> Path:
     raise InputError(f"config {name_or_path}: no such file and no packaged config of that name; packaged: {known}")
 
 
-def load_config(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> StageConfig:
-    """Read and validate a YAML config; ``overrides`` are merged first (dotted keys allowed)."""
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(name_or_path: str | Path, chain: tuple[Path, ...] = ()) -> tuple[Path, Any]:
+    """A config file's mapping; a ``base: NAME`` key (a packaged config, or a file beside this
+    one) is read first and this file's keys merged over it, sections key by key (the ablation
+    configs are their stage 3 config plus one switch)."""
     import yaml
 
     path = config_path(name_or_path)
+    if path.resolve() in chain:
+        raise InputError(f"{path}: its base configs form a cycle")
     try:
         obj = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if isinstance(obj, dict) and "base" in obj:
+        base = str(obj.pop("base"))
+        beside = path.parent / f"{base}.yaml"
+        _, parent = _read_yaml(beside if beside.is_file() else base, chain + (path.resolve(),))
+        if not isinstance(parent, dict):
+            raise InputError(f"{path}: base {base}: expected a mapping")
+        obj = _merge(parent, obj)
+    return path, obj
+
+
+def load_config(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> StageConfig:
+    """Read and validate a YAML config; ``overrides`` are merged first (dotted keys allowed)."""
+    path, obj = _read_yaml(name_or_path)
     for key, value in (overrides or {}).items():
         node = obj
         parts = key.split(".")
