@@ -19,8 +19,9 @@ resume, logs and gradient averaging are the stage runners' (:mod:`flashmotion.tr
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,14 +29,27 @@ from torch import nn
 from flashbench.distributed import DistContext
 from flashbench.errors import InputError
 from flashmotion.model import FlashMotionModel
-from flashmotion.samplers import paste_first_frame, predict_flow, predict_x0
+from flashmotion.samplers import paste_first_frame, predict_x0
 from flashmotion.schedules import add_noise
 from flashmotion.training import losses as L
 from flashmotion.training.components import Parent, load_parent, write_output
 from flashmotion.training.config import StageConfig
 from flashmotion.training.discriminator import Discriminator
-from flashmotion.training.loop import Run, Tracked, ema_update, make_optimizer, optimizer_step, warmup_lr
-from flashmotion.training.stages import Context, _seed_everything, rollout
+from flashmotion.training.loop import (
+    Run,
+    Tracked,
+    ema_update,
+    make_optimizer,
+    optimizer_step,
+    warmup_lr,
+)
+from flashmotion.training.stages import (
+    Context,
+    _seed_everything,
+    dmd_generator_loss,
+    fake_score_loss,
+    rollout,
+)
 
 from . import METHODS
 from .losses import lcm_target, pseudo_huber_loss
@@ -95,20 +109,12 @@ def _dmd(cfg: StageConfig, s: Setup) -> tuple[Tracked, StepFn]:
         x_gen = rollout(s.student, c, batch, step, traj, with_grad=update_adapter)
         sigma = c.sigmas(step, "dmd-t", dcfg.t_min, dcfg.t_max)
         noise = c.noise(x0.shape[1:], step, "dmd-noise")
-        s5 = sigma.view(-1, 1, 1, 1, 1)
         if update_adapter:
-            x_t = add_noise(x_gen.detach(), noise, s5)
-            with torch.no_grad():
-                x0_real = predict_x0(s.teacher, x_t, sigma, first, text, traj, mask,
-                                     negative_text=c.negative.expand_as(text), guidance_scale=dcfg.guidance_scale)
-                x0_fake = predict_x0(fake, x_t, sigma, first, text, traj, mask)
-            loss = L.dmd_loss(x_gen, x0_real, x0_fake)
+            loss = dmd_generator_loss(s.teacher, fake, x_gen, noise, sigma, first, text, traj, mask,
+                                      c.negative.expand_as(text), dcfg.guidance_scale)
             logs["dmd_loss"] = float(loss.detach())
             logs["adapter_grad_norm"] = s.adapter_step(loss, step)
-        # the fake score follows the student's current samples (flow matching on them)
-        x_gen = x_gen.detach()
-        x_t = paste_first_frame(add_noise(x_gen, noise, s5), first)
-        loss_f = L.flow_matching_loss(predict_flow(fake, x_t, sigma, text, traj, mask), noise, x_gen)
+        loss_f = fake_score_loss(fake, x_gen, noise, sigma, first, text, traj, mask)
         logs["fake_score_loss"] = float(loss_f.detach())
         optimizer_step(opt_f, loss_f, c.ctx, cfg.optim.grad_clip)
         return logs

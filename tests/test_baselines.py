@@ -9,12 +9,12 @@ import csv
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_training_stages import MINI, mini, stage0, stage1, stage2  # noqa: F401  (fixtures)
 
 from baselines.train import train_baseline
 from flashbench.distributed import DistContext
 from flashbench.errors import InputError
 from flashmotion.training.config import load_config
-from test_training_stages import MINI, mini, stage0, stage1, stage2  # noqa: F401  (fixtures)
 
 STEP_OVERRIDES = {  # every step updates the adapter, at a learning rate that moves it visibly
     "dmd": {"dmd": {"generator_every": 1, "fake_lr": 1e-3, "guidance_scale": 3.0}},
@@ -23,7 +23,7 @@ STEP_OVERRIDES = {  # every step updates the adapter, at a learning rate that mo
 }
 
 
-def _cfg(method, stage1, stage2, **over):
+def _cfg(method, stage1, stage2, **over):  # noqa: F811
     base = {"steps": 2, "parent": str(stage1), "generator": str(stage2), "optim": {"lr": 1e-3},
             "phases": [{"trajectory": "box", "steps": 2}], **STEP_OVERRIDES[method], **over}
     return mini(f"tiny-baseline-{method}-controlnet", **base)
@@ -56,7 +56,8 @@ def test_only_the_adapter_and_its_helpers_train(trained, stage1, stage2, method,
     for part in ("vae", "text_encoder"):
         assert _same(_weights(stage1, part), _weights(final, part))
     assert not _same(_weights(stage1, "adapter"), _weights(final, "adapter"))  # the student adapter moved
-    rows = list(csv.DictReader(open(run_dir / "losses.csv")))
+    with open(run_dir / "losses.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 2 and columns <= set(rows[0])
     assert all(torch.isfinite(torch.tensor(float(r[k]))) for r in rows for k in columns if r[k])
     ckpt = run_dir / "checkpoints" / "step-000002"

@@ -40,8 +40,8 @@ def test_lcm_target_on_a_linear_gaussian_toy():
     and the true consistency function (the probability-flow ODE's end point) is f(x, s) = x / std(s).
     The LCM target of f after one teacher step converges to f(x_t, s_hi) as the step shrinks
     (local error O(h^2)), so f is the fixed point of the loss; the posterior mean is not."""
-    teacher = lambda x, s: (1 - s) * x / _std(s) ** 2  # noqa: E731
-    f = lambda x, s: x / _std(s)  # noqa: E731
+    teacher = lambda x, s: (1 - s) * x / _std(s) ** 2
+    f = lambda x, s: x / _std(s)
     x = torch.linspace(-2, 2, 5, dtype=torch.float64)
     s_hi = 0.6
     errs = []

@@ -273,6 +273,27 @@ def rollout(model: FlashMotionModel, c: Context, batch: dict[str, Any], step: in
         return fewstep_chain(predict, noises, c.schedule, exit_step=exit_step)
 
 
+def dmd_generator_loss(real: FlashMotionModel, fake: FlashMotionModel, x_gen: Tensor, noise: Tensor, sigma: Tensor,
+                       first: Tensor, text: Tensor, traj: Tensor | None, mask: Tensor, negative: Tensor,
+                       guidance_scale: float) -> Tensor:
+    """DMD's generator loss on the rollout ``x_gen`` re-noised to ``sigma``: the real score (with
+    CFG) against the fake score (stage 2; the DMD baseline with trajectories)."""
+    x_t = add_noise(x_gen.detach(), noise, sigma.view(-1, 1, 1, 1, 1))
+    with torch.no_grad():
+        x0_real = predict_x0(real, x_t, sigma, first, text, traj, mask, negative_text=negative,
+                             guidance_scale=guidance_scale)
+        x0_fake = predict_x0(fake, x_t, sigma, first, text, traj, mask)
+    return L.dmd_loss(x_gen, x0_real, x0_fake)
+
+
+def fake_score_loss(fake: FlashMotionModel, x_gen: Tensor, noise: Tensor, sigma: Tensor, first: Tensor, text: Tensor,
+                    traj: Tensor | None, mask: Tensor) -> Tensor:
+    """The fake score tracks the generator's current samples: flow matching on them."""
+    x_gen = x_gen.detach()
+    x_t = paste_first_frame(add_noise(x_gen, noise, sigma.view(-1, 1, 1, 1, 1)), first)
+    return L.flow_matching_loss(predict_flow(fake, x_t, sigma, text, traj, mask), noise, x_gen)
+
+
 # --------------------------------------------------------------------------- stage 2
 
 def train_stage2(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = False, progress: bool = True,
@@ -306,21 +327,12 @@ def train_stage2(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         sigma = c.sigmas(step, "dmd-t", dcfg.t_min, dcfg.t_max)
         noise = c.noise(x0.shape[1:], step, "dmd-noise")
         if update_gen:
-            x_t = add_noise(x_gen.detach(), noise, sigma.view(-1, 1, 1, 1, 1))
-            with torch.no_grad():
-                x0_real = predict_x0(real, x_t, sigma, first, text, None, mask, negative_text=neg,
-                                     guidance_scale=dcfg.guidance_scale)
-                x0_fake = predict_x0(fake, x_t, sigma, first, text, None, mask)
-            loss_g = L.dmd_loss(x_gen, x0_real, x0_fake)
+            loss_g = dmd_generator_loss(real, fake, x_gen, noise, sigma, first, text, None, mask, neg, dcfg.guidance_scale)
             logs["dmd_loss"] = float(loss_g.detach())
             logs["generator_grad_norm"] = optimizer_step(opt_g, loss_g, ctx, cfg.optim.grad_clip)
             if ema is not None:
                 ema_update(ema, gen_t, dcfg_ema(cfg, step))
-        # the fake score tracks the generator's current samples: diffusion loss on them
-        x_gen = x_gen.detach()
-        x_t = paste_first_frame(add_noise(x_gen, noise, sigma.view(-1, 1, 1, 1, 1)), first)
-        v = predict_flow(fake, x_t, sigma, text, None, mask)
-        loss_f = L.flow_matching_loss(v, noise, x_gen)
+        loss_f = fake_score_loss(fake, x_gen, noise, sigma, first, text, None, mask)
         logs["fake_score_loss"] = float(loss_f.detach())
         optimizer_step(opt_f, loss_f, ctx, cfg.optim.grad_clip)
         return logs
