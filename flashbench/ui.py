@@ -46,15 +46,17 @@ class EvalUI:
         if plan.embedded:
             c.print(
                 f"[bold]Embedded default:[/] no benchmark given, evaluating on FlashBench-Synth "
-                f"({plan.bench.name}: {len(plan.items)} videos, {plan.eval_frames} frames) at {plan.bench.root}"
+                f"({plan.bench.name}: {plural(len(plan.items), 'video')}, {plan.eval_frames} frames) at {plan.bench.root}",
+                soft_wrap=True,  # the path stays whole, on one line
             )
         else:
-            c.print(f"[bold]Benchmark:[/] {plan.bench.name} ({len(plan.items)} videos, {plan.eval_frames} frames) at {plan.bench.root}")
+            c.print(f"[bold]Benchmark:[/] {plan.bench.name} ({plural(len(plan.items), 'video')}, {plan.eval_frames} frames) "
+                    f"at {plan.bench.root}", soft_wrap=True)
         tag = weights_kind(info | {"model_args": plan.identity["model_args"]})
         ref = f" [yellow]({tag}, not the paper's weights)[/]" if tag else ""
         c.print(f"[bold]Generator:[/] {info['name']} (NFE {info['nfe']}, {plan.gen_frames} frames requested){ref}")
         if info.get("notes"):
-            c.print(f"           {info['notes']}", highlight=False)
+            c.print(f"           {info['notes']}", highlight=False, soft_wrap=True)
         for role, ext in (("FID", scorers.fid), ("FVD", scorers.fvd), ("IoU", scorers.segmenter)):
             tag = "[green]official[/]" if ext.info.official else f"[yellow]proxy {PROXY_MARK}[/]"
             c.print(f"[bold]{role} extractor:[/] {ext.info.name} {tag}")
