@@ -31,6 +31,7 @@ CASES = [
     (["eval", "--model", "copy-paste", "--limit", "0"], "--limit"),
     (["eval", "--model", "copy-paste", "--bogus"], "--bogus"),
     (["export", MISSING, "--out", MISSING], MISSING),
+    (["generate", "--model", "copy-paste", "--maps", MISSING, "--first-frame", f"{MISSING}.png", "--out", f"{MISSING}.mkv"], MISSING),
     (["export", "--out", MISSING, "--size", "wide"], "--size"),
     (["tables", f"{MISSING}/results.json"], MISSING),
     (["submit", MISSING], MISSING),
