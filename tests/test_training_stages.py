@@ -151,3 +151,27 @@ def test_two_process_training_matches_one_process_with_the_whole_batch(stage0, t
     assert fsdp.returncode == 0, fsdp.stderr[-2000:]
     c = _weights(tmp_path / "fsdp" / "final", "adapter")
     assert max(float((c[k] - b[k]).abs().max()) for k in c) < 1e-6  # measured 2.3e-10
+
+
+def test_synth_train_split_shares_no_video_with_the_benchmark(tiny_bench):
+    """Every training video differs from every (decoded) benchmark video by far more than codec
+    error, and the train split draws other scenes than the bench split from the same seed."""
+    import numpy as np
+
+    from flashbench.data.benchmark import Benchmark
+    from flashbench.data.synth import render_scene
+    from flashmotion.training.config import DataConfig
+    from flashmotion.training.data import iter_source
+
+    bench = [s.frames().astype(np.float32) for s in Benchmark.open(tiny_bench)]
+
+    def closest(frames):
+        return min(float(np.abs(frames.astype(np.float32) - b).mean()) for b in bench if b.shape == frames.shape)
+
+    train = list(iter_source(DataConfig(videos=12, num_frames=9, size=(64, 96), max_objects=6)))
+    assert len(train) == 12
+    distances = [closest(src.load().frames) for src in train]
+    assert min(distances) > 10.0  # measured: every training video at least ~20 grey levels from every bench video
+    same = render_scene(0, 1, 9, (64, 96), split="bench").frames
+    other = render_scene(0, 1, 9, (64, 96), split="train").frames
+    assert float(np.abs(same.astype(np.float32) - other).mean()) > 10.0  # same seed, other split: another scene

@@ -120,12 +120,24 @@ def iter_train(
     max_objects: int = 8,
 ) -> Iterator[SynthVideo]:
     """``num_videos`` training scenes, rendered lazily; disjoint from the benchmark split."""
+    for i in range(num_videos):
+        yield render_train(i, seed, num_frames, size, min_objects, max_objects)
+
+
+def render_train(
+    index: int,
+    seed: int,
+    num_frames: int = DEFAULT_FRAMES,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    min_objects: int = 1,
+    max_objects: int = 8,
+) -> SynthVideo:
+    """Training scene ``index`` of the training set ``seed`` (the ``index``-th of :func:`iter_train`)."""
     if not 1 <= min_objects <= max_objects:
         raise ValueError(f"need 1 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
-    for i in range(num_videos):
-        vseed = derive_seed("train-video", seed, i)
-        count = min_objects + vseed % (max_objects - min_objects + 1)
-        yield render_scene(vseed, count, num_frames, size, split="train")
+    vseed = derive_seed("train-video", seed, index)
+    count = min_objects + vseed % (max_objects - min_objects + 1)
+    return render_scene(vseed, count, num_frames, size, split="train")
 
 
 # --------------------------------------------------------------------------- sampling

@@ -15,11 +15,12 @@ batch) or workers, and a resumed run continues the same sequence.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -43,6 +44,17 @@ class RawVideo:
     prompt: str
 
 
+@dataclass(frozen=True)
+class SourceVideo:
+    """A training video before it is rendered or decoded: ``identity`` is a digest of what
+    determines its pixels and annotation (for synth: the scene recipe and the renderer's
+    source; for a benchmark folder: the video and annotation files' content)."""
+
+    video_id: str
+    identity: str
+    load: Callable[[], RawVideo]
+
+
 def module_state_hash(module: torch.nn.Module) -> str:
     """SHA-256 of a module's state (names, dtypes, shapes, bytes): the identity of its weights."""
     h = hashlib.sha256()
@@ -58,32 +70,46 @@ def _code_hash() -> str:
     return hashlib.sha256(src.encode()).hexdigest()[:16]
 
 
-def iter_source(cfg: DataConfig) -> Iterator[RawVideo]:
-    """The raw training videos of ``cfg`` (rendered or read lazily)."""
+def iter_source(cfg: DataConfig) -> Iterator[SourceVideo]:
+    """The training videos of ``cfg``, each rendered or decoded only when loaded."""
     if cfg.source == "synth":
-        from flashbench.data.synth import iter_train
+        from flashbench.data import synth
 
-        for i, v in enumerate(iter_train(cfg.videos, cfg.seed, cfg.num_frames, tuple(cfg.size), cfg.min_objects, cfg.max_objects)):
-            ann = Annotation(video_id=f"train-{cfg.seed}-{i:05d}", num_frames=v.num_frames, height=v.size[0],
-                             width=v.size[1], objects=v.objects)
-            yield RawVideo(ann.video_id, v.frames, ann, v.prompt)
+        renderer = hashlib.sha256(inspect.getsource(synth).encode()).hexdigest()[:16]
+        for i in range(cfg.videos):
+            video_id = f"train-{cfg.seed}-{i:05d}"
+            recipe = {"synth": synth.SYNTH_VERSION, "renderer": renderer, "seed": cfg.seed, "index": i,
+                      "frames": cfg.num_frames, "size": list(cfg.size), "objects": [cfg.min_objects, cfg.max_objects]}
+            yield SourceVideo(video_id, sha256_json(recipe), functools.partial(_render_synth, cfg, i, video_id))
         return
     from flashbench.data.benchmark import Benchmark
+    from flashbench.utils.atomic import sha256_file
 
     root = Path(cfg.source)
     if not root.is_dir():
         raise InputError(f"data.source {cfg.source}: neither 'synth' nor a benchmark directory (build one with `flashbench build`)")
     bench = Benchmark.open(root)
     for sample in bench:
-        frames = sample.frames()
-        if frames.shape[0] < cfg.num_frames:
+        if sample.info.num_frames < cfg.num_frames:
             continue  # too short for the training clip length
-        frames = frames[: cfg.num_frames]
-        ann = sample.annotation
-        n = cfg.num_frames
-        objects = tuple(ObjectTrack(o.index, o.label, o.rles[:n], o.boxes[:n], o.visible[:n]) for o in ann.objects)
-        ann = Annotation(ann.video_id, cfg.num_frames, ann.height, ann.width, objects)
-        yield RawVideo(sample.video_id, frames, ann, sample.info.prompt)
+        identity = sha256_json({"video": sha256_file(sample.video_path), "annotation": sha256_file(root / sample.info.annotation),
+                                "frames": cfg.num_frames, "prompt": sample.info.prompt})
+        yield SourceVideo(sample.video_id, identity, functools.partial(_read_sample, sample, cfg.num_frames))
+
+
+def _render_synth(cfg: DataConfig, i: int, video_id: str) -> RawVideo:
+    from flashbench.data.synth import render_train
+
+    v = render_train(i, cfg.seed, cfg.num_frames, tuple(cfg.size), cfg.min_objects, cfg.max_objects)
+    ann = Annotation(video_id=video_id, num_frames=v.num_frames, height=v.size[0], width=v.size[1], objects=v.objects)
+    return RawVideo(video_id, v.frames, ann, v.prompt)
+
+
+def _read_sample(sample, n: int) -> RawVideo:
+    frames = sample.frames()[:n]
+    ann = sample.annotation
+    objects = tuple(ObjectTrack(o.index, o.label, o.rles[:n], o.boxes[:n], o.visible[:n]) for o in ann.objects)
+    return RawVideo(sample.video_id, frames, Annotation(ann.video_id, n, ann.height, ann.width, objects), sample.info.prompt)
 
 
 def trajectory_maps(ann: Annotation, kind: str, cfg: DataConfig) -> np.ndarray:
@@ -101,18 +127,18 @@ class LatentCache:
         self.text_hash = module_state_hash(text_encoder.model)
         self.paths: list[Path] = []
 
-    def _key(self, raw: RawVideo) -> str:
-        content = hashlib.sha256(raw.frames.tobytes()).hexdigest()
-        return sha256_json({"frames": content, "annotation": sha256_json(raw.annotation.to_json()), "prompt": raw.prompt,
-                            "codec": self.codec_hash, "text": self.text_hash, "map_style": self.cfg.map_style,
+    def _key(self, src: SourceVideo) -> str:
+        return sha256_json({"video": src.identity, "codec": self.codec_hash, "text": self.text_hash, "map_style": self.cfg.map_style,
                             "types": list(self.types), "sparse": self.cfg.sparse_box_frames, "code": _code_hash()})[:32]
 
-    def build(self, progress=None) -> "LatentCache":
+    def build(self, progress=None, loaded: dict[str, RawVideo] | None = None) -> "LatentCache":
+        """Encode what is not cached yet (``loaded``: videos already in memory, by id)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.paths = []
-        for raw in iter_source(self.cfg):
-            path = self.dir / f"{raw.video_id}-{self._key(raw)}.pt"
-            if not path.is_file():
+        for src in iter_source(self.cfg):
+            path = self.dir / f"{src.video_id}-{self._key(src)}.pt"
+            if not path.is_file():  # rendered or decoded only on a cache miss
+                raw = (loaded or {}).get(src.video_id) or src.load()
                 item = {"latents": self.codec.encode(raw.frames)[0],
                         "traj": {k: self.codec.encode(trajectory_maps(raw.annotation, k, self.cfg))[0] for k in self.types},
                         "text": self.text.encode([raw.prompt])[0].float(), "video_id": raw.video_id}

@@ -47,13 +47,14 @@ def _cache_dir() -> Path:
 class Context:
     """What every stage's step needs: data, text, schedule, process group."""
 
-    def __init__(self, cfg: StageConfig, parent: Parent, ctx: DistContext, progress: bool, types=("mask", "box")):
+    def __init__(self, cfg: StageConfig, parent: Parent, ctx: DistContext, progress: bool, types=("mask", "box"),
+                 loaded: dict | None = None):
         self.cfg, self.parent, self.ctx = cfg, parent, ctx
         self.mcfg = parent.config
         codec, text = parent.codec(), parent.text_encoder()
         types = tuple(dict.fromkeys(list(types) + [p.trajectory for p in cfg.phases]))
         cache = D.LatentCache(_cache_dir(), cfg.data, codec, text, types)
-        cache.build()
+        cache.build(loaded=loaded)
         self.cache = cache
         self.dataset = D.LatentDataset(cache.paths)
         self.negative = text.encode([self.mcfg.sampling.negative_prompt])[0].float()
@@ -129,12 +130,12 @@ def _parent(cfg: StageConfig, adapter: str | None = None) -> Parent:
 # --------------------------------------------------------------------------- stage 0
 
 def train_vae(cfg: StageConfig, out: Path, parent: Parent, ctx: DistContext, resume: bool, progress: bool,
-              stop_after: int | None = None) -> None:
+              raws: list, stop_after: int | None = None) -> None:
     """Stage 0a: the tiny VAE on random crops of short training clips (reconstruction + KL)."""
     vcfg = cfg.vae
     vae = parent.vae.train().requires_grad_(True)
     opt = make_optimizer(vae.parameters(), vcfg.lr, cfg.optim)
-    clips = [raw.frames for raw in D.iter_source(cfg.data)]
+    clips = [raw.frames for raw in raws]
     run = Run(replace(cfg, steps=vcfg.steps), out, Tracked({"vae": vae}, {"vae": opt}), ctx,
               {"seed": cfg.seed, "code_version": code_version()}, resume, progress, name="stage0: VAE")
     ch, cw = vcfg.crop
@@ -168,13 +169,11 @@ def train_vae(cfg: StageConfig, out: Path, parent: Parent, ctx: DistContext, res
 
 
 @torch.no_grad()
-def latent_statistics(parent: Parent, cfg: StageConfig, limit: int = 16) -> tuple[list[float], list[float]]:
+def latent_statistics(parent: Parent, raws: list, limit: int = 16) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of the VAE's raw latents over the first ``limit`` training videos."""
     vae = parent.vae
     zs = []
-    for i, raw in enumerate(D.iter_source(cfg.data)):
-        if i >= limit:
-            break
+    for raw in raws[:limit]:
         x = torch.from_numpy(raw.frames).permute(3, 0, 1, 2)[None].float().div(127.5).sub(1.0)
         zs.append(vae.encode(x).latent_dist.mode().float().transpose(0, 1).reshape(vae.config.z_dim, -1))
     z = torch.cat(zs, dim=1).double()
@@ -193,12 +192,14 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     _seed_everything(cfg.seed)
     parent = fresh_components(mcfg, cfg.seed)
     out = Path(out)
-    train_vae(cfg, out / "vae", parent, ctx, resume, progress, stop_after)
-    mean, std = latent_statistics(parent, cfg)
+    raws = [src.load() for src in D.iter_source(cfg.data)]  # rendered once for the VAE, its statistics and the cache
+    train_vae(cfg, out / "vae", parent, ctx, resume, progress, raws, stop_after)
+    mean, std = latent_statistics(parent, raws)
     vae_cfg = replace(mcfg.vae, latents_mean=tuple(mean), latents_std=tuple(std))
     parent.vae.register_to_config(latents_mean=list(mean), latents_std=list(std))
     parent.config = mcfg = replace(mcfg, vae=vae_cfg)
-    c = Context(cfg, parent, ctx, progress)
+    c = Context(cfg, parent, ctx, progress, loaded={r.video_id: r for r in raws})
+    del raws
     base = parent.transformer.train().requires_grad_(True)
     model = FlashMotionModel(base)
     ema = frozen_copy(base) if cfg.ema else None
