@@ -3,7 +3,8 @@
 One :class:`StageConfig` class serves every stage; fields a stage does not use are ignored by
 it and listed in its docs. Configs live in ``flashmotion/training/configs/`` (tiny ones and the
 real ``wan2.2-ti2v-5b`` ones with the paper's hyper-parameters); ``--config`` takes a path or
-the name of a packaged config.
+the name of a packaged config. A config may start with ``base: NAME`` (a packaged config or a file beside it)
+and override its keys, section by section (the ablation and baseline configs do).
 """
 
 from __future__ import annotations
