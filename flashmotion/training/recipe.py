@@ -57,8 +57,8 @@ RECIPE_ALIASES = {"tiny-reference": TINY_ALIASES, "tiny-baselines": {**TINY_ALIA
 
 
 def _runner(stage: str):
-    if stage == "baseline":
-        from baselines.train import train_baseline  # the baselines package builds on the stage runners
+    if stage == "baseline":  # the baselines package builds on the stage runners: imported late
+        from baselines.train import train_baseline
 
         return train_baseline
     return RUNNERS[stage]
