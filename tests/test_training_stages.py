@@ -175,3 +175,35 @@ def test_synth_train_split_shares_no_video_with_the_benchmark(tiny_bench):
     same = render_scene(0, 1, 9, (64, 96), split="bench").frames
     other = render_scene(0, 1, 9, (64, 96), split="train").frames
     assert float(np.abs(same.astype(np.float32) - other).mean()) > 10.0  # same seed, other split: another scene
+
+
+@pytest.mark.parametrize("alias", ["flashmotion-controlnet", "flashmotion-resnet", "wan-controlnet-50step",
+                                   "wan-resnet-50step", "flashmotion-controlnet-slowadapter", "flashmotion-resnet-slowadapter"])
+def test_shipped_tiny_reference_checkpoints_load_with_provenance(alias):
+    """Every registered FlashMotion generator finds its shipped checkpoint, trained by the recipe."""
+    from flashmotion.generators import REFERENCE_DIR, reference_checkpoint
+    from flashmotion.loading import read_checkpoint_meta
+
+    folder = reference_checkpoint(alias)
+    assert folder == REFERENCE_DIR / alias  # the test home has no user-trained set
+    meta = read_checkpoint_meta(folder)
+    prov = meta["provenance"]
+    assert meta["reference"] is True and meta["config"] == "tiny-reference"
+    assert prov["seed"] == 0 and prov["code_version"].startswith("0.1.0") and prov["data_manifest_sha256"]
+    assert prov["stage"] in ("stage1", "stage3") and prov["parents"]["parent"]
+    size = sum(p.stat().st_size for p in REFERENCE_DIR.rglob("*") if p.is_file())
+    assert size < 30e6  # all shipped checkpoints together
+
+
+def test_flashmotion_controlnet_generates_from_the_shipped_checkpoint():
+    import numpy as np
+
+    from test_flashmotion_generators import _request
+
+    from flashmotion.generators import load
+
+    gen = load("flashmotion-controlnet", device="cpu")
+    assert gen.info.reference and "tiny reference" in gen.info.notes and gen.info.nfe == 4
+    assert gen.info.extra["config"] == "tiny-reference"
+    a, b = gen.generate([_request(seed=3), _request(seed=3)])
+    assert a.frames.shape == (9, 64, 64, 3) and np.array_equal(a.frames, b.frames)  # same seed, same video
