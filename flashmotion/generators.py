@@ -239,7 +239,7 @@ def _default_components(alias: str, kind: str, speed: str, stage: str, config: s
     from .assemble import checkpoint_components, real_components
 
     ref = reference_checkpoint(alias)
-    if config in (None, "tiny", "tiny-reference") and ref is not None:
+    if config in (None, "tiny-reference") and ref is not None:
         return checkpoint_components(ref, kind, speed)
     cfg = get_config(config or "wan2.2-ti2v-5b")
     if cfg.name == "wan2.2-ti2v-5b":
@@ -249,10 +249,14 @@ def _default_components(alias: str, kind: str, speed: str, stage: str, config: s
             real_error = str(exc)
     else:
         real_error = "a tiny config has no official weights"
+    if ref is None:
+        tiny = (f"no tiny reference checkpoint (neither {checkpoints_dir() / alias} nor the packaged {REFERENCE_DIR / alias}; "
+                f"`flashbench train recipe tiny-reference` writes them)")
+    else:
+        tiny = f"the tiny reference checkpoint {ref} is used without a config option or with config=tiny-reference"
     raise MissingWeightsError(
-        f"no weights for {alias}: no tiny reference checkpoint (neither {checkpoints_dir() / alias} nor the packaged "
-        f"{REFERENCE_DIR / alias}; `flashbench train recipe tiny-reference` writes them), and the real weights are not "
-        f"usable ({real_error}). For a plumbing run without weights pass --model-arg init=random (optionally config=tiny)."
+        f"no weights for {alias} with config={cfg.name}: {tiny}, and the real weights are not usable ({real_error}). "
+        f"For a plumbing run without weights pass --model-arg init=random (optionally config=tiny)."
     )
 
 
