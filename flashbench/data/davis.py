@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import InputError
 from ..utils.atomic import atomic_write_json, sha256_file, sha256_json
 from .schema import FORMAT, FORMAT_VERSION, GROUPS, ObjectTrack, group_for_count
+from .video import read_rgb_image
 
 VOID = 255
 DEFAULT_FRAMES = 49  # the paper evaluates DAVIS on the first 49 frames
@@ -62,16 +63,6 @@ def read_palette_png(path: Path) -> np.ndarray:
             return np.asarray(im, dtype=np.uint8)
     except (OSError, UnidentifiedImageError) as exc:
         raise InputError(f"{path}: cannot read the annotation ({exc})") from exc
-
-
-def _read_jpeg(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"{path}: cannot read the frame ({exc})") from exc
 
 
 def read_prompts(path: Path) -> dict[str, str]:
@@ -195,7 +186,7 @@ class DavisSource:
     def load(self, seq: str, num_frames: int) -> tuple[np.ndarray, list[ObjectTrack], list[dict[str, Any]], dict[str, Any]]:
         """Frames (T, H, W, 3), kept tracks, dropped objects and provenance of one sequence."""
         files = self.frame_files(seq)[:num_frames]
-        frames = np.stack([_read_jpeg(p) for p in files])
+        frames = np.stack([read_rgb_image(p) for p in files])
         if len({f.shape for f in frames}) != 1:
             raise InputError(f"{files[0].parent}: frames of different sizes")
         labels = np.stack([read_palette_png(self.annotation_file(seq, t)) for t in range(len(files))])

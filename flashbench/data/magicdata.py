@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import InputError, VideoError
 from ..utils.atomic import sha256_file, sha256_json
+from .video import read_rgb_image
 
 MASK_PATTERN = "annotated_frame_{:05d}.png"
 _MASK_RE = re.compile(r"annotated_frame_(\d{5})\.png$")
@@ -34,13 +35,7 @@ COLOUR_TOL = 40  # max per-channel difference of a pixel from its object colour
 
 
 def load_png(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"{path}: cannot read the mask image ({exc})") from exc
+    return read_rgb_image(path, "mask image")
 
 
 def cluster_colours(image: np.ndarray, tol: int = COLOUR_TOL, black_max: int = BLACK_MAX, min_pixels: int | None = None) -> np.ndarray:

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from .trajectory import MAP_STYLES, Trajectory, box_thickness
+from .video import read_rgb_image
 
 DEFAULT_TOL = 32  # YCbCr distance (chroma at half weight) of a decoded pixel from its colour
 MIN_REGION = 16  # pixels: smaller connected regions of a colour are codec strays
@@ -56,7 +57,7 @@ def read_map_frames(path: str | os.PathLike) -> np.ndarray:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".png" and not p.name.startswith("."))
         if not files:
             raise InputError(f"{path}: no PNG frames in the map folder")
-        frames = [_read_image(p) for p in files]
+        frames = [read_rgb_image(p) for p in files]
         sizes = {f.shape for f in frames}
         if len(sizes) != 1:
             raise InputError(f"{path}: map frames of different sizes {sorted(sizes)}")
@@ -64,16 +65,6 @@ def read_map_frames(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: map video or folder not found")
     return read_video(path)
-
-
-def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"{path}: cannot read the image ({exc})") from exc
 
 
 _YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
@@ -218,7 +209,7 @@ def request_from_maps(
     if not first_path.is_file():
         raise InputError(f"{first_path}: first frame not found")
     if first_path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
-        first = _read_image(first_path)
+        first = read_rgb_image(first_path)
     else:
         first = read_video(first_path, [0])[0]
     t_count, h, w = maps.shape[:3]

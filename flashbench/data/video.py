@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..errors import VideoError
+from ..errors import InputError, VideoError
 from ..utils.atomic import atomic_path
 
 LOSSLESS_EXT = ".mkv"
@@ -257,3 +257,14 @@ def resize_masks(masks: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     ys = np.minimum(((np.arange(h) + 0.5) * sh / h).astype(np.int64), sh - 1)
     xs = np.minimum(((np.arange(w) + 0.5) * sw / w).astype(np.int64), sw - 1)
     return masks[..., ys[:, None], xs[None, :]]
+
+
+def read_rgb_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
+    """An image file as uint8 RGB (H, W, 3); an unreadable file is one error naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc})") from exc
