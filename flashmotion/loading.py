@@ -293,13 +293,29 @@ def read_checkpoint_meta(directory: str | Path) -> dict:
     return doc
 
 
+def component_path(directory: str | Path, entry: Mapping) -> Path:
+    """The file of one component entry: in the folder, or in the ``_blobs`` store beside it
+    (assembled folders share their component files)."""
+    directory = Path(directory)
+    rel = Path(entry["file"])
+    inside = rel.parts == (rel.name,) or (len(rel.parts) == 3 and rel.parts[:2] == ("..", "_blobs"))
+    if rel.is_absolute() or not inside:
+        raise InputError(f"{directory / META_FILE}: component file {entry['file']!r} is outside the checkpoint "
+                         "(allowed: a file in the folder or ../_blobs/<name>)")
+    path = directory / rel
+    if not path.is_file():
+        raise InputError(f"checkpoint {directory}: component file {path} is missing; re-copy the checkpoint folder "
+                         f"(with its ../_blobs store when it has one)")
+    return path
+
+
 def load_checkpoint_component(directory: str | Path, name: str, module: nn.Module) -> nn.Module:
     directory = Path(directory)
     doc = read_checkpoint_meta(directory)
     entry = doc["components"].get(name)
     if entry is None:
         raise InputError(f"checkpoint {directory} has no component {name!r} (has: {', '.join(doc['components'])})")
-    state = read_state_dict(directory / entry["file"])
+    state = read_state_dict(component_path(directory, entry))
     if name == "text_encoder" and "shared.weight" in state and "encoder.embed_tokens.weight" not in state:
         state["encoder.embed_tokens.weight"] = state["shared.weight"]
     return load_strict(module, state, f"{name} of checkpoint {directory}")

@@ -88,6 +88,12 @@ def test_baseline_generators_load_and_generate(trained, tmp_path, monkeypatch):
 
     runs = {f"baseline-{m}-controlnet": trained[m][0] for m in trained}
     assemble_aliases(runs, paths.checkpoints_dir(), {f"{m}-controlnet": (f"baseline-{m}-controlnet", None) for m in trained})
+    from flashmotion.loading import read_checkpoint_meta
+
+    # each distinct component file is stored once (the baselines share VAE, text encoder and FastGenerator)
+    entries = [e for m in trained for e in read_checkpoint_meta(paths.checkpoints_dir() / f"{m}-controlnet")["components"].values()]
+    blobs = {p.stem for p in (paths.checkpoints_dir() / "_blobs").glob("*.safetensors")}
+    assert blobs == {e["sha256"] for e in entries} and len(blobs) == 3 + len(trained)
     for m in trained:
         gen = load_generator(f"{m}-controlnet", device="cpu")
         assert gen.info.name == f"{m}-controlnet" and gen.info.nfe == 4 and gen.info.parameters > 0

@@ -244,3 +244,22 @@ def test_real_vae_and_umt5_official_names():
     assert len(t5_official) == len(t5_ours) and {keymaps.umt5_official_to_ours(k) for k in t5_official} == t5_ours
     assert all(not k.startswith(("encoder.", "shared.")) for k in t5_official)
     assert "blocks.23.pos_embedding.embedding.weight" in t5_official
+
+
+def test_component_files_stay_inside_the_checkpoint_or_its_blob_store(tmp_path, tiny_dit):
+    """Assembled folders point into ``../_blobs``; any other path out of the folder is refused."""
+    loading.save_checkpoint(tmp_path / "ck", {"transformer": tiny_dit}, {"config": "tiny", "adapter": None})
+    meta = json.loads((tmp_path / "ck" / "flashmotion.json").read_text())
+    (tmp_path / "_blobs").mkdir()
+    (tmp_path / "ck" / "transformer.safetensors").rename(tmp_path / "_blobs" / "t.safetensors")
+    for bad in ("../../etc/passwd", "/etc/passwd", "../other/t.safetensors"):
+        meta["components"]["transformer"]["file"] = bad
+        (tmp_path / "ck" / "flashmotion.json").write_text(json.dumps(meta))
+        with pytest.raises(InputError, match="outside the checkpoint"):
+            loading.load_checkpoint_component(tmp_path / "ck", "transformer", tiny_dit)
+    meta["components"]["transformer"]["file"] = "../_blobs/t.safetensors"
+    (tmp_path / "ck" / "flashmotion.json").write_text(json.dumps(meta))
+    loading.load_checkpoint_component(tmp_path / "ck", "transformer", tiny_dit)
+    (tmp_path / "_blobs" / "t.safetensors").unlink()
+    with pytest.raises(InputError, match="is missing"):
+        loading.load_checkpoint_component(tmp_path / "ck", "transformer", tiny_dit)

@@ -89,23 +89,54 @@ def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, ov
     return done
 
 
+BLOBS = "_blobs"  # component files shared by the assembled checkpoint folders, named by SHA-256
+
+
 def assemble_aliases(done: dict[str, Path], dest: Path, aliases: dict | None = None) -> None:
-    """One checkpoint folder per registered alias (the generators load ``dest/<alias>``)."""
+    """One checkpoint folder per registered alias (the generators load ``dest/<alias>``).
+
+    Aliases share most components (one VAE and text encoder for all; one FastGenerator for
+    every few-step model), so each folder holds only its ``flashmotion.json``, whose component
+    entries point into ``dest/_blobs/<sha256>.safetensors``: every distinct file is stored once.
+    Blobs no folder refers to any more are removed.
+    """
+    from flashbench.utils.atomic import atomic_write_json
+
     from .. import loading
 
+    dest = Path(dest)
+    blobs = dest / BLOBS
+    blobs.mkdir(parents=True, exist_ok=True)
     for alias, (run, transformer_from) in (TINY_ALIASES if aliases is None else aliases).items():
-        target = Path(dest) / alias
-        tmp = target.with_name(f".{alias}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(done[run], tmp)
+        meta = loading.read_checkpoint_meta(done[run])
+        sources = {name: done[run] for name in meta["components"]}
         if transformer_from is not None:
-            shutil.copy2(done[transformer_from] / "transformer.safetensors", tmp / "transformer.safetensors")
-            meta = loading.read_checkpoint_meta(tmp)
+            sources["transformer"] = done[transformer_from]
             meta["components"]["transformer"] = loading.read_checkpoint_meta(done[transformer_from])["components"]["transformer"]
             meta["notes"] = f"tiny reference SlowAdapter on the FastGenerator (adapter from {run}, generator from {transformer_from})"
             meta["provenance"]["parents"]["generator"] = str(transformer_from)
-            from flashbench.utils.atomic import atomic_write_json
+        for name, entry in meta["components"].items():
+            blob = blobs / f"{entry['sha256']}.safetensors"
+            if not blob.is_file():
+                tmp = blob.with_name(f".{blob.name}.tmp")
+                shutil.copyfile(loading.component_path(sources[name], entry), tmp)
+                tmp.replace(blob)
+            meta["components"][name] = {**entry, "file": f"../{BLOBS}/{blob.name}"}
+        target = dest / alias
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in target.glob("*.safetensors"):  # a folder assembled by an older layout
+            stale.unlink()
+        atomic_write_json(target / loading.META_FILE, meta)
+    _collect_blobs(dest)
 
-            atomic_write_json(tmp / loading.META_FILE, meta)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
+
+def _collect_blobs(dest: Path) -> None:
+    from .. import loading
+
+    used = set()
+    for meta_path in dest.glob(f"*/{loading.META_FILE}"):
+        for entry in loading.read_checkpoint_meta(meta_path.parent)["components"].values():
+            used.add(Path(entry["file"]).name)
+    for blob in (dest / BLOBS).glob("*.safetensors"):
+        if blob.name not in used:
+            blob.unlink()
