@@ -207,3 +207,36 @@ def test_flashmotion_controlnet_generates_from_the_shipped_checkpoint():
     assert gen.info.extra["config"] == "tiny-reference"
     a, b = gen.generate([_request(seed=3), _request(seed=3)])
     assert a.frames.shape == (9, 64, 64, 3) and np.array_equal(a.frames, b.frames)  # same seed, same video
+
+
+def test_latent_cache_is_keyed_by_everything_that_makes_its_tensors(stage0, tmp_path):
+    """Same inputs: the cached file is reused. Other VAE weights, another latent normalisation,
+    another map style or another training video: a new key, so the tensors are recomputed."""
+    from dataclasses import replace
+
+    from flashmotion.training.components import load_parent
+    from flashmotion.training.config import DataConfig
+    from flashmotion.training.data import LatentCache
+
+    data = DataConfig(source="synth", videos=1, num_frames=9, size=(64, 96), seed=0)
+
+    def paths(cfg=data, mutate=None):
+        parent = load_parent(stage0)
+        if mutate:
+            mutate(parent.vae)
+        return LatentCache(tmp_path, cfg, parent.codec(), parent.text_encoder()).build().paths
+
+    first = paths()
+    assert paths() == first and len(list(tmp_path.iterdir())) == 1  # reused, not re-encoded
+
+    def bump_weight(vae):
+        with torch.no_grad():
+            next(vae.parameters()).add_(1e-3)
+
+    def bump_std(vae):
+        vae.register_to_config(latents_std=[s * 2 for s in vae.config.latents_std])
+
+    for other in (paths(mutate=bump_weight), paths(mutate=bump_std), paths(replace(data, map_style="full-intensity")),
+                  paths(replace(data, seed=1))):
+        assert other[0] != first[0] and other[0].is_file()
+    assert len(list(tmp_path.iterdir())) == 5

@@ -123,7 +123,9 @@ class LatentCache:
     def __init__(self, cache_dir: Path, cfg: DataConfig, codec, text_encoder, types: Sequence[str] = ("mask", "box")):
         self.dir, self.cfg, self.codec, self.text = Path(cache_dir), cfg, codec, text_encoder
         self.types = tuple(types)
-        self.codec_hash = module_state_hash(codec.vae)
+        # the weights and the latent normalisation (a config value, not in the state dict)
+        self.codec_hash = sha256_json({"weights": module_state_hash(codec.vae), "mean": codec.mean.flatten().tolist(),
+                                       "std": codec.std.flatten().tolist()})
         self.text_hash = module_state_hash(text_encoder.model)
         self.paths: list[Path] = []
 
