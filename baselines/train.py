@@ -41,7 +41,7 @@ from flashmotion.training.loop import (
     ema_update,
     make_optimizer,
     optimizer_step,
-    warmup_lr,
+    scheduled_lr,
 )
 from flashmotion.training.stages import (
     Context,
@@ -88,7 +88,7 @@ class Setup:
 
     def adapter_step(self, loss: torch.Tensor, step: int) -> float:
         cfg = self.c.cfg
-        return optimizer_step(self.opt, loss, self.c.ctx, cfg.optim.grad_clip, warmup_lr(cfg.optim.lr, step, cfg.optim.warmup))
+        return optimizer_step(self.opt, loss, self.c.ctx, cfg.optim.grad_clip, scheduled_lr(cfg.optim.lr, step, cfg.steps, cfg.optim.warmup, cfg.optim.decay))
 
 
 StepFn = Callable[[dict[str, Any], int], dict[str, float]]

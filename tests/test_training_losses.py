@@ -125,3 +125,13 @@ def test_diffusion_scale_schedules(kind, step, expected):
     assert L.diffusion_scale(step, cfg) == pytest.approx(expected)
     capped = GANConfig(lambda_schedule="linear", lambda_rate=0.25e-3, lambda_max=0.05)
     assert L.diffusion_scale(10_000, capped) == 0.05
+
+
+def test_learning_rate_schedule_warms_up_then_decays_to_zero():
+    from flashmotion.training.loop import scheduled_lr
+
+    assert scheduled_lr(1.0, 0, 100, warmup=10) == pytest.approx(0.1)
+    assert scheduled_lr(1.0, 50, 100, warmup=10) == 1.0  # constant after warm-up
+    assert scheduled_lr(1.0, 9, 100, warmup=10, decay="cosine") == pytest.approx(1.0)
+    assert scheduled_lr(1.0, 55, 100, warmup=10, decay="cosine") == pytest.approx(0.5)  # half way through the decay
+    assert scheduled_lr(1.0, 100, 100, warmup=10, decay="cosine") == pytest.approx(0.0, abs=1e-12)

@@ -113,6 +113,9 @@ def test_config_typo_names_the_key(tmp_path):
     bad.write_text("stage: stage1\nadapter: resnet\noptim: {lr: fast}\n")
     with pytest.raises(InputError, match=r"optim.lr: expected a number"):
         load_config(bad)
+    bad.write_text("stage: stage1\nadapter: resnet\noptim: {decay: linear}\n")
+    with pytest.raises(InputError, match=r"optim.decay must be constant or cosine, got 'linear'"):
+        load_config(bad)
 
 
 def test_two_process_training_matches_one_process_with_the_whole_batch(stage0, tmp_path):

@@ -43,6 +43,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     warmup: int = 0  # linear warm-up steps
+    decay: str = "constant"  # after warm-up: constant, or cosine to zero at the last step
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class VAETrainConfig:
     crop: tuple[int, int] = (64, 64)
     lr: float = 1e-3
     kl_weight: float = 1e-6
+    warmup: int = 0
+    decay: str = "constant"  # constant or cosine (as in optim)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ class StageConfig:
                 raise InputError(f"config: phase trajectory must be mask, box or sparse_box, got {p.trajectory!r}")
         if self.phases and sum(p.steps for p in self.phases) != self.steps:
             raise InputError(f"config: the phases' steps add up to {sum(p.steps for p in self.phases)}, not steps={self.steps}")
+        for where, decay in (("optim.decay", self.optim.decay), ("vae.decay", self.vae.decay)):
+            if decay not in ("constant", "cosine"):
+                raise InputError(f"config: {where} must be constant or cosine, got {decay!r}")
         if self.gan.lambda_schedule not in ("linear", "decreasing", "fixed"):
             raise InputError(f"config: gan.lambda_schedule must be linear, decreasing or fixed, got {self.gan.lambda_schedule!r}")
         unknown = set(self.gan.heads) - {"ss", "tc", "vc"}

@@ -87,8 +87,12 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.lerp_(p.detach(), 1.0 - decay)
 
 
-def warmup_lr(base: float, step: int, warmup: int) -> float:
-    return base * min(1.0, (step + 1) / warmup) if warmup else base
+def scheduled_lr(base: float, step: int, steps: int, warmup: int = 0, decay: str = "constant") -> float:
+    """Linear warm-up over ``warmup`` steps, then constant or a cosine decay to zero at ``steps``."""
+    lr = base * min(1.0, (step + 1) / warmup) if warmup else base
+    if decay == "cosine" and step >= warmup:
+        lr *= 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+    return lr
 
 
 class Run:

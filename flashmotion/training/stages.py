@@ -31,7 +31,7 @@ from . import losses as L
 from .components import Parent, code_version, fresh_components, frozen_copy, load_parent, write_output
 from .config import StageConfig
 from .discriminator import Discriminator
-from .loop import Run, Tracked, ema_update, make_optimizer, optimizer_step, warmup_lr
+from .loop import Run, Tracked, ema_update, make_optimizer, optimizer_step, scheduled_lr
 
 
 def _seed_everything(seed: int) -> None:
@@ -161,7 +161,7 @@ def train_vae(cfg: StageConfig, out: Path, parent: Parent, ctx: DistContext, res
         l_rec = (rec - x).abs().mean() + torch.nn.functional.mse_loss(rec, x)
         l_kl = post.kl().mean() / post.mean[0].numel()
         loss = l_rec + vcfg.kl_weight * l_kl * post.mean[0].numel()
-        norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip)
+        norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip, scheduled_lr(vcfg.lr, step, vcfg.steps, vcfg.warmup, vcfg.decay))
         return {"recon": float(l_rec.detach()), "kl": float(l_kl.detach()), "grad_norm": norm}
 
     run.loop(batches(run.start, vcfg.steps), step_fn, stop_after)
@@ -210,7 +210,7 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
 
     def step_fn(batch, step):
         loss = _flow_step(model, c, batch, step, None, cfg.text_dropout)
-        norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip, warmup_lr(cfg.optim.lr, step, cfg.optim.warmup))
+        norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip, scheduled_lr(cfg.optim.lr, step, cfg.steps, cfg.optim.warmup, cfg.optim.decay))
         if ema is not None:
             ema_update(ema, base, cfg.ema if step >= cfg.ema_start else 0.0)
         return {"flow_loss": float(loss.detach()), "grad_norm": norm}
@@ -245,7 +245,7 @@ def train_stage1(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     def step_fn(batch, step):
         kind = cfg.trajectory_at(step)
         loss = _flow_step(model, c, batch, step, batch["traj"][kind])
-        norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip, warmup_lr(cfg.optim.lr, step, cfg.optim.warmup))
+        norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip, scheduled_lr(cfg.optim.lr, step, cfg.steps, cfg.optim.warmup, cfg.optim.decay))
         return {"flow_loss": float(loss.detach()), "grad_norm": norm}
 
     run.loop(c.batches(run.start, cfg.steps), step_fn, stop_after)
