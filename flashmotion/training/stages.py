@@ -86,7 +86,8 @@ class Context:
     def provenance(self, extra_parents: dict[str, str | None] | None = None) -> dict[str, Any]:
         parents = {"parent": self.parent.hash(), **(extra_parents or {})}
         return {"seed": self.cfg.seed, "code_version": code_version(), "data_manifest_sha256": self.data_hash,
-                "data": self.cfg.data.source, "parents": parents, "world_size": self.ctx.world_size}
+                "data": self.cfg.data.source, "parents": parents, "world_size": self.ctx.world_size,
+                "torch_threads": torch.get_num_threads()}  # CPU float rounding depends on it
 
 
 def _flow_step(model: FlashMotionModel, c: Context, batch: dict[str, Any], step: int, traj: Tensor | None,
