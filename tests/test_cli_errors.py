@@ -34,6 +34,7 @@ CASES = [
     (["generate", "--model", "copy-paste", "--maps", MISSING, "--first-frame", f"{MISSING}.png", "--out", f"{MISSING}.mkv"], MISSING),
     (["export", "--out", MISSING, "--size", "wide"], "--size"),
     (["tables", f"{MISSING}/results.json"], MISSING),
+    (["reproduce", "tiny", "--bench", MISSING, "--only", "flashmotion-resnet"], MISSING),
     (["submit", MISSING], MISSING),
     (["ls", "nosuch"], "nosuch"),
     (["ls", "generators", "--format", "yaml"], "--format"),

@@ -8,6 +8,7 @@ COMMAND_MODULES = (
     "export",
     "metrics",
     "tables",
+    "reproduce",
     "submit",
     "leaderboard",
     "train",
