@@ -13,8 +13,8 @@ paper leaves empty (DMD and GAN with the ControlNet adapter ran out of memory) i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 # Section names, as the paper prints them.
 MULTISTEP = "MultiSteps (50 Steps)"
