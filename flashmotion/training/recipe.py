@@ -51,9 +51,12 @@ TINY_BASELINE_RUNS = tuple(
 )
 TINY_BASELINES = TINY_REFERENCE + TINY_BASELINE_RUNS
 BASELINE_ALIASES = {f"{m}-{a}": (f"baseline-{m}-{a}", None) for m in ("dmd", "gan", "lcm") for a in ("resnet", "controlnet")}
+# ablations are not registered generators: `flashbench reproduce tiny` loads each folder through
+# --model-arg checkpoint=... (flashmotion.generators.reference_checkpoint finds it)
+ABLATION_ALIASES = {run: (run, None) for run, _, _, _ in TINY_BASELINE_RUNS if run.startswith("ablation-")}
 
 RECIPES = {"tiny-reference": TINY_REFERENCE, "tiny-baselines": TINY_BASELINES}
-RECIPE_ALIASES = {"tiny-reference": TINY_ALIASES, "tiny-baselines": {**TINY_ALIASES, **BASELINE_ALIASES}}
+RECIPE_ALIASES = {"tiny-reference": TINY_ALIASES, "tiny-baselines": {**TINY_ALIASES, **BASELINE_ALIASES, **ABLATION_ALIASES}}
 
 
 def _runner(stage: str):
