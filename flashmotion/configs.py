@@ -205,7 +205,7 @@ TINY_REFERENCE = ModelConfig(
     name="tiny-reference",
     transformer=TransformerConfig(num_attention_heads=4, attention_head_dim=16, text_dim=32, freq_dim=32,
                                   ffn_dim=192, num_layers=4, rope_max_seq_len=64),
-    vae=VAEConfig(base_dim=8, decoder_base_dim=8, dim_mult=(1, 1, 2, 2), num_res_blocks=1,
+    vae=VAEConfig(base_dim=16, decoder_base_dim=16, dim_mult=(1, 1, 2, 2), num_res_blocks=1,
                   latents_mean=(0.0,) * 48, latents_std=(1.0,) * 48),
     text=TINY.text,
     adapter=AdapterConfig(resnet_channels=16),
