@@ -32,6 +32,7 @@ BUILTIN: dict[str, str] = {
     "wan-resnet-50step": "flashmotion.generators:wan_resnet_50step",
     "flashmotion-controlnet-slowadapter": "flashmotion.generators:flashmotion_controlnet_slowadapter",
     "flashmotion-resnet-slowadapter": "flashmotion.generators:flashmotion_resnet_slowadapter",
+    "vae-roundtrip": "flashmotion.roundtrip:VAERoundTripGenerator",
     "dmd-resnet": "baselines.generators:dmd_resnet",
     "dmd-controlnet": "baselines.generators:dmd_controlnet",
     "gan-resnet": "baselines.generators:gan_resnet",
