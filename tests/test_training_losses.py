@@ -135,3 +135,16 @@ def test_learning_rate_schedule_warms_up_then_decays_to_zero():
     assert scheduled_lr(1.0, 9, 100, warmup=10, decay="cosine") == pytest.approx(1.0)
     assert scheduled_lr(1.0, 55, 100, warmup=10, decay="cosine") == pytest.approx(0.5)  # half way through the decay
     assert scheduled_lr(1.0, 100, 100, warmup=10, decay="cosine") == pytest.approx(0.0, abs=1e-12)
+
+
+def test_reconstruction_loss_weights_object_pixels():
+    x = torch.zeros(1, 3, 1, 2, 2)
+    rec = x.clone()
+    rec[..., 0, 0] = 0.5  # an error of 0.5 on one of four pixels, all channels
+    assert float(L.reconstruction_loss(rec, x)) == pytest.approx((0.5 + 0.25) / 4)
+    fg = torch.zeros(1, 1, 1, 2, 2)
+    fg[..., 0, 0] = 1.0
+    # the erroneous pixel is the object: weight 1 + 10 there, 1 elsewhere, normalised to mean 1
+    assert float(L.reconstruction_loss(rec, x, 1 + 10 * fg)) == pytest.approx(11 * 0.75 / 14)
+    # the error on the background instead: weight 1 of 14
+    assert float(L.reconstruction_loss(rec, x, 1 + 10 * fg.flip(-1))) == pytest.approx(0.75 / 14)

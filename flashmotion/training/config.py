@@ -66,6 +66,7 @@ class VAETrainConfig:
     kl_weight: float = 1e-6
     warmup: int = 0
     decay: str = "constant"  # constant or cosine (as in optim)
+    foreground_weight: float = 0.0  # extra loss weight of object pixels (1 + w on objects, 1 elsewhere)
 
 
 @dataclass(frozen=True)

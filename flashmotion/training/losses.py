@@ -77,3 +77,14 @@ def diffusion_scale(step: int, cfg: GANConfig) -> float:
         lam = 1.0 - cfg.lambda_rate * step
     lam = max(cfg.lambda_min, lam)
     return min(cfg.lambda_max, lam) if cfg.lambda_max is not None else lam
+
+
+def reconstruction_loss(rec: Tensor, x: Tensor, weight: Tensor | None = None) -> Tensor:
+    """The VAE's L1 + MSE per pixel, averaged with per-pixel ``weight`` (broadcast over channels)
+    normalised to mean 1, so the loss scale does not depend on how many pixels are weighted."""
+    d = rec - x
+    err = d.abs() + d.square()
+    if weight is None:
+        return err.mean()
+    weight = weight.expand_as(err)
+    return (weight * err).mean() / weight.mean()
