@@ -44,3 +44,28 @@ def test_roundtrip_refuses_what_it_cannot_use(tiny_bench):
         load_generator("vae-roundtrip", **RANDOM)
     with pytest.raises(InputError, match="option model='copy-paste'"):
         load_generator("vae-roundtrip", benchmark=str(tiny_bench), model="copy-paste", **RANDOM)
+
+
+def test_roundtrip_takes_any_checkpoint_with_a_vae(tiny_bench, tmp_path):
+    """A stage-0 style folder (VAE, no adapter) works; a folder without a VAE is refused by name."""
+    from flashmotion import loading
+    from flashmotion.configs import TINY
+    from flashmotion.model import build_transformer
+    from flashmotion.vae import VideoCodec, build_vae
+
+    torch.manual_seed(1)
+    vae = build_vae(TINY).eval()
+    loading.save_checkpoint(tmp_path / "ck", {"vae": vae}, {"config": "tiny", "adapter": None})
+    gen = load_generator("vae-roundtrip", benchmark=str(tiny_bench), checkpoint=str(tmp_path / "ck"), device="cpu")
+    meta = loading.read_checkpoint_meta(tmp_path / "ck")
+    assert gen.info.checkpoint_sha256 == meta["components"]["vae"]["sha256"] and gen.info.nfe == 0
+    sample = next(iter(Benchmark.open(tiny_bench)))
+    (out,) = gen.generate([_request(sample)])
+    codec = VideoCodec(vae)
+    with torch.no_grad():
+        assert np.array_equal(out.frames, codec.decode(codec.encode(sample.frames())))
+    loading.save_checkpoint(tmp_path / "novae", {"transformer": build_transformer(TINY)}, {"config": "tiny", "adapter": None})
+    with pytest.raises(InputError, match="has no vae component"):
+        load_generator("vae-roundtrip", benchmark=str(tiny_bench), checkpoint=str(tmp_path / "novae"))
+    with pytest.raises(InputError, match="unknown option 'steps'"):
+        load_generator("vae-roundtrip", benchmark=str(tiny_bench), checkpoint=str(tmp_path / "ck"), steps=4)
