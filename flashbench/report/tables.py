@@ -42,6 +42,7 @@ from typing import Any, Literal, Mapping, Sequence
 from ..data.schema import GROUPS
 from ..errors import InputError
 from ..results import is_proxy, is_random_init, is_reference, method_label
+from ..utils.text import plural
 
 TABLE_KINDS: tuple[str, ...] = ("overall", "ablation", "groups", "models")
 PER_BENCHMARK_KINDS = ("overall", "ablation")
@@ -85,9 +86,9 @@ class BenchmarkRef:
 
     def subset(self) -> str:
         if self.full:
-            return f"all {self.n_videos} videos"
+            return f"all {plural(self.n_videos, 'video')}"
         limit = f", at most {self.limit} per group" if self.limit is not None else ""
-        return f"groups {', '.join(self.groups)}{limit} ({self.n_videos} videos)"
+        return f"groups {', '.join(self.groups)}{limit} ({plural(self.n_videos, 'video')})"
 
     def describe(self) -> str:
         return f"{self.name} (manifest {self.manifest_hash[:12]}, {self.subset()})"
