@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import sqlite3
 import threading
 import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,6 +17,7 @@ from test_leaderboard import archive_of, snapshot
 from test_leaderboard_support import make_bench, make_run
 
 from leaderboard.archive import Limits
+from leaderboard import client
 from leaderboard.client import send
 from leaderboard.errors import SubmissionRejected
 from leaderboard.server import create_app
@@ -63,12 +64,7 @@ def post(url: str, body: bytes, token: str | None, headers: dict | None = None) 
     h = {"Content-Type": "application/zip", **(headers or {})}
     if token is not None:
         h["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url + "/api/submissions", data=body, method="POST", headers=h)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return client.post(url + "/api/submissions", body, h, timeout=60)
 
 
 def test_twenty_concurrent_submissions_each_valid_one_stored_once(server):
@@ -125,3 +121,43 @@ def test_rate_limit_per_token_openapi_and_site(tmp_path):
         assert "/api/submissions" in schema["paths"] and "/api/leaderboard" in schema["paths"]
         with urllib.request.urlopen(url + "/", timeout=30) as resp:
             assert resp.status == 200 and "FlashBench leaderboard" in resp.read().decode()
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A server that never sends "100 Continue" (HTTP/1.0); on /refuse it answers from the headers alone."""
+
+    protocol_version = "HTTP/1.0"
+    received: list[int] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        if self.path == "/refuse":
+            answer, code = {"error": "too-large", "detail": "refused from the headers"}, 413
+        else:
+            n = int(self.headers["Content-Length"])
+            type(self).received.append(len(self.rfile.read(n)))
+            answer, code = {"bytes": n}, 200
+        data = json.dumps(answer).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_client_sends_after_the_wait_to_a_server_without_continue_and_not_at_all_when_refused(monkeypatch):
+    monkeypatch.setattr(client, "CONTINUE_WAIT_S", 2.0)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        _Recorder.received = []
+        assert client.post(url + "/store", b"z" * 300_000, {}) == (200, {"bytes": 300_000})
+        assert _Recorder.received == [300_000]
+        status, answer = client.post(url + "/refuse", b"z" * 50_000_000, {})  # far more than the socket buffers
+        assert (status, answer["error"]) == (413, "too-large") and _Recorder.received == [300_000]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
