@@ -99,8 +99,11 @@ def test_baseline_generators_load_and_generate(trained, tmp_path, monkeypatch):
         assert gen.info.name == f"{m}-controlnet" and gen.info.nfe == 4 and gen.info.parameters > 0
         assert gen.info.extra["teacher"] == "wan-controlnet-50step" and gen.info.extra["baseline"] == m
         assert gen.info.checkpoint_sha256 and gen.info.reference
+    import flashmotion.generators as fm
+
+    monkeypatch.setattr(fm, "REFERENCE_DIR", tmp_path / "no-package-set")
     with pytest.raises(Exception, match="tiny-baselines"):
-        load_generator("dmd-resnet", device="cpu")  # not installed: the error names the recipe
+        load_generator("dmd-resnet", device="cpu")  # neither trained nor shipped: the error names the recipe
     from test_flashmotion_generators import _request
 
     gen = load_generator("lcm-controlnet", checkpoint=str(trained["lcm"][0]), device="cpu")
@@ -172,3 +175,32 @@ def test_a_config_with_a_base_merges_over_it_section_by_section(tmp_path):
     (tmp_path / "b.yaml").write_text("base: a\n")
     with pytest.raises(InputError, match="cycle"):
         load_config(tmp_path / "a.yaml")
+
+
+BASELINE_ALIASES = [f"{m}-{a}" for m in ("dmd", "gan", "lcm") for a in ("resnet", "controlnet")]
+
+
+@pytest.fixture(scope="module")
+def shipped_baseline_runs(tiny_bench, tmp_path_factory):
+    """Every registered baseline evaluated from its shipped checkpoint on two videos (groups 1 and 2)."""
+    from test_evaluate import evaluate
+
+    root = tmp_path_factory.mktemp("shipped-baselines")
+    return {alias: evaluate(alias, tiny_bench, root / alias, groups=("1", "2")) for alias in BASELINE_ALIASES}
+
+
+@pytest.mark.parametrize("alias", BASELINE_ALIASES)
+def test_every_baseline_evaluates_from_its_shipped_checkpoint(shipped_baseline_runs, alias):
+    from flashmotion.generators import REFERENCE_DIR, reference_checkpoint
+    from flashmotion.loading import read_checkpoint_meta
+
+    folder = reference_checkpoint(alias)
+    assert folder == REFERENCE_DIR / alias  # the test home has no user-trained set
+    meta = read_checkpoint_meta(folder)
+    assert meta["reference"] is True and meta["provenance"]["stage"] == "baseline" and meta["provenance"]["seed"] == 0
+    res = shipped_baseline_runs[alias]
+    gen = res["generator"]
+    assert gen["name"] == alias and gen["nfe"] == 4 and gen["reference"] is True
+    assert gen["extra"]["teacher"] == f"wan-{alias.split('-')[1]}-50step" and gen["extra"]["baseline"] == alias.split("-")[0]
+    assert res["overall"]["n_scored"] == 2 and res["overall"]["n_failed"] == 0
+    assert 0 <= res["overall"]["mask_iou"] <= 100 and res["overall"]["fvd"] > 0
