@@ -68,7 +68,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 600.0)
                 status_line = b""
                 while fp.readline(65537) not in (b"\r\n", b"\n", b""):
                     pass
-        if not status_line:  # a final answer before the body is a refusal: the body is not sent
+        if not status_line:  # no final answer yet; one that came before the body is a refusal, and the body stays unsent
             conn.sock.sendall(body)
         response = http.client.HTTPResponse(_Reader(status_line, fp), method="POST")  # type: ignore[arg-type]
         response.begin()
