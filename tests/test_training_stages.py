@@ -247,3 +247,21 @@ def test_latent_cache_is_keyed_by_everything_that_makes_its_tensors(stage0, tmp_
                   paths(replace(data, seed=1))):
         assert other[0] != first[0] and other[0].is_file()
     assert len(list(tmp_path.iterdir())) == 5
+
+
+def test_stage0_reuses_a_trained_vae_and_refuses_one_built_otherwise(stage0, tmp_path):
+    """vae.checkpoint skips the VAE phase: the VAE is the source's bit for bit, the generator
+    trains as it would after the VAE phase, and the provenance names the VAE it came from."""
+    from flashmotion.loading import read_checkpoint_meta
+
+    cfg = mini("tiny-stage0", steps=2, ema_start=0, vae={"checkpoint": str(stage0)})
+    out = run(cfg, tmp_path / "again")
+    assert not (tmp_path / "again" / "vae").exists()
+    source = read_checkpoint_meta(stage0)["components"]["vae"]["sha256"]
+    meta = read_checkpoint_meta(out)
+    assert meta["components"]["vae"]["sha256"] == source and meta["provenance"]["parents"]["vae"] == source
+    # same seed, same VAE, same data: the generator is the one the one-run stage 0 trained
+    assert meta["components"]["transformer"]["sha256"] == read_checkpoint_meta(stage0)["components"]["transformer"]["sha256"]
+    other = mini("tiny-stage0", model="tiny-reference", steps=1, vae={"checkpoint": str(stage0)})
+    with pytest.raises(InputError, match=r"vae.checkpoint .*not built like model tiny-reference"):
+        run(other, tmp_path / "other")

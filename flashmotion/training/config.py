@@ -67,6 +67,7 @@ class VAETrainConfig:
     warmup: int = 0
     decay: str = "constant"  # constant or cosine (as in optim)
     foreground_weight: float = 0.0  # extra loss weight of object pixels (1 + w on objects, 1 elsewhere)
+    checkpoint: str | None = None  # a stage-0 output whose VAE is reused: the VAE phase is skipped
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,14 @@ from flashbench import paths
 from flashbench.distributed import DistContext
 from flashbench.errors import InputError
 
+from .. import loading
 from ..adapters import build_adapter
 from ..model import FlashMotionModel
 from ..samplers import first_frame_token_mask, fewstep_chain, paste_first_frame, predict_flow, predict_x0
 from ..schedules import add_noise
 from . import data as D
 from . import losses as L
+from ..assemble import model_config_of
 from .components import Parent, code_version, fresh_components, frozen_copy, load_parent, write_output
 from .config import StageConfig
 from .discriminator import Discriminator
@@ -130,6 +132,16 @@ def _parent(cfg: StageConfig, adapter: str | None = None) -> Parent:
 
 # --------------------------------------------------------------------------- stage 0
 
+def reuse_vae(folder: str, parent: Parent) -> str:
+    """Load the VAE of an earlier stage-0 output into ``parent`` (same model config); its SHA-256."""
+    meta = loading.read_checkpoint_meta(Path(folder))
+    theirs, ours = model_config_of(meta).vae, parent.config.vae
+    if replace(theirs, latents_mean=ours.latents_mean, latents_std=ours.latents_std) != ours:  # statistics are recomputed
+        raise InputError(f"vae.checkpoint {folder}: its VAE is not built like model {parent.config.name}'s; use a stage-0 output of the same model")
+    loading.load_checkpoint_component(folder, "vae", parent.vae)
+    return meta["components"]["vae"]["sha256"]
+
+
 def train_vae(cfg: StageConfig, out: Path, parent: Parent, ctx: DistContext, resume: bool, progress: bool,
               raws: list, stop_after: int | None = None) -> None:
     """Stage 0a: the tiny VAE on random crops of short training clips (reconstruction + KL)."""
@@ -211,12 +223,15 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     parent = fresh_components(mcfg, cfg.seed)
     out = Path(out)
     raws = [src.load() for src in D.iter_source(cfg.data)]  # rendered once for the VAE, its statistics and the cache
-    train_vae(cfg, out / "vae", parent, ctx, resume, progress, raws, stop_after)
+    vae_parent = reuse_vae(cfg.vae.checkpoint, parent) if cfg.vae.checkpoint else None
+    if vae_parent is None:
+        train_vae(cfg, out / "vae", parent, ctx, resume, progress, raws, stop_after)
     mean, std = latent_statistics(parent, raws)
     vae_cfg = replace(mcfg.vae, latents_mean=tuple(mean), latents_std=tuple(std))
     parent.vae.register_to_config(latents_mean=list(mean), latents_std=list(std))
     parent.config = mcfg = replace(mcfg, vae=vae_cfg)
     c = Context(cfg, parent, ctx, progress, loaded={r.video_id: r for r in raws})
+    prov = c.provenance({"vae": vae_parent} if vae_parent else None)
     del raws
     base = parent.transformer.train().requires_grad_(True)
     model = FlashMotionModel(base)
@@ -224,7 +239,7 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     _maybe_shard(cfg, ctx, model, ema)
     opt = make_optimizer(base.parameters(), cfg.optim.lr, cfg.optim)
     tracked = Tracked({"transformer": base}, {"transformer": opt}, {"transformer": ema} if ema is not None else {})
-    run = Run(cfg, out / "generator", tracked, ctx, c.provenance(), resume, progress, name="stage0: generator")
+    run = Run(cfg, out / "generator", tracked, ctx, prov, resume, progress, name="stage0: generator")
 
     def step_fn(batch, step):
         loss = _flow_step(model, c, batch, step, None, cfg.text_dropout)
@@ -238,7 +253,7 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         return out
     final = ema if ema is not None else base
     return write_output(out, {"transformer": final, "vae": parent.vae, "text_encoder": parent.text_model}, mcfg, cfg,
-                        c.provenance(), notes="tiny reference SlowGenerator (stage 0: VAE + flow-matching base)", ctx=ctx)
+                        prov, notes="tiny reference SlowGenerator (stage 0: VAE + flow-matching base)", ctx=ctx)
 
 
 # --------------------------------------------------------------------------- stage 1
