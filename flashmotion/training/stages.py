@@ -222,8 +222,8 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     _seed_everything(cfg.seed)
     parent = fresh_components(mcfg, cfg.seed)
     out = Path(out)
+    vae_parent = reuse_vae(cfg.vae.checkpoint, parent) if cfg.vae.checkpoint else None  # checked before any rendering
     raws = [src.load() for src in D.iter_source(cfg.data)]  # rendered once for the VAE, its statistics and the cache
-    vae_parent = reuse_vae(cfg.vae.checkpoint, parent) if cfg.vae.checkpoint else None
     if vae_parent is None:
         train_vae(cfg, out / "vae", parent, ctx, resume, progress, raws, stop_after)
     mean, std = latent_statistics(parent, raws)
