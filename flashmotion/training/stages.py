@@ -24,12 +24,12 @@ from flashbench.errors import InputError
 
 from .. import loading
 from ..adapters import build_adapter
+from ..assemble import model_config_of
 from ..model import FlashMotionModel
 from ..samplers import first_frame_token_mask, fewstep_chain, paste_first_frame, predict_flow, predict_x0
 from ..schedules import add_noise
 from . import data as D
 from . import losses as L
-from ..assemble import model_config_of
 from .components import Parent, code_version, fresh_components, frozen_copy, load_parent, write_output
 from .config import StageConfig
 from .discriminator import Discriminator
