@@ -151,9 +151,14 @@ def checkpoint_components(directory: str | Path, adapter_kind: str, generator: s
     meta = loading.read_checkpoint_meta(directory)
     cfg = model_config_of(meta)
     have = meta["components"]
-    if "adapter" not in have:
-        raise InputError(f"checkpoint {directory} has no adapter component")
-    if all(k in have for k in ("transformer", "vae", "text_encoder")):
+    # A base-generator checkpoint (stage 0 or 2 output) has no adapter: it is sampled without
+    # trajectory control, the honest "adapter off" of a generator before any adapter exists.
+    with_adapter = "adapter" in have
+    complete = all(k in have for k in ("transformer", "vae", "text_encoder"))
+    if not (with_adapter or complete):
+        raise InputError(f"checkpoint {directory} has no adapter component and is not a whole base generator "
+                         f"(transformer, vae and text_encoder)")
+    if complete:
         transformer = loading.load_checkpoint_component(directory, "transformer", _meta(build_transformer, cfg))
         vae = loading.load_checkpoint_component(directory, "vae", _meta(build_vae, cfg))
         text = loading.load_checkpoint_component(directory, "text_encoder", _meta(build_text_model, cfg))
@@ -163,7 +168,7 @@ def checkpoint_components(directory: str | Path, adapter_kind: str, generator: s
         comps = real_components(cfg, adapter_kind, generator, "fast", adapter_dir=directory)
         if "transformer" in have:
             loading.load_checkpoint_component(directory, "transformer", comps.transformer)
-    if comps.adapter is None:
+    if comps.adapter is None and with_adapter:
         comps.adapter = load_adapter(adapter_kind, cfg, directory)
     comps.sha256 = sha256_json({k: v["sha256"] for k, v in sorted(have.items())})
     comps.reference = bool(meta.get("reference", cfg.name != "wan2.2-ti2v-5b"))

@@ -304,7 +304,8 @@ def load(alias: str, *, config: str | None = None, init: str | None = None, chec
         name=alias, version=f"{__version__}+{cfg.name}", parameters=params, native_size=tuple(cfg.sampling.native_size),
         max_frames=mf, trajectory_types=TRAJECTORY_TYPES, nfe=sampler.nfe, checkpoint_sha256=comps.sha256,
         dtype=str(dt).replace("torch.", ""), reference=comps.reference, notes=comps.notes,
-        extra={"config": cfg.name, "adapter": kind, "generator": speed, "adapter_stage": stage,
+        extra={"config": cfg.name, "adapter": kind if comps.adapter is not None else "none", "generator": speed,
+               "adapter_stage": stage if comps.adapter is not None else "none",
                "strength": model.strength, "size": size, "sources": comps.sources, **sampler.describe()},
     )
     return FlashMotionGenerator(info, pipeline, cfg, size=size)

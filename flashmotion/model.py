@@ -61,8 +61,8 @@ class FlashMotionModel(nn.Module):
         return self.transformer(latents, timestep, text, block_residuals=residuals)
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+def count_parameters(module: nn.Module | None) -> int:
+    return 0 if module is None else sum(p.numel() for p in module.parameters())
 
 
 def meta_parameter_counts(cfg: ModelConfig) -> dict[str, int]:

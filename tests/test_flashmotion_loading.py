@@ -263,3 +263,22 @@ def test_component_files_stay_inside_the_checkpoint_or_its_blob_store(tmp_path, 
     (tmp_path / "_blobs" / "t.safetensors").unlink()
     with pytest.raises(InputError, match="is missing"):
         loading.load_checkpoint_component(tmp_path / "ck", "transformer", tiny_dit)
+
+
+def test_a_base_generator_checkpoint_loads_without_an_adapter(tmp_path, tiny_dit):
+    """A stage-0 output (no adapter) is the generator alone: no adapter, no trajectory control."""
+    from flashmotion.generators import load
+
+    vae, text = build_vae(TINY), build_text_model(TINY)
+    loading.save_checkpoint(tmp_path / "base", {"transformer": tiny_dit, "vae": vae, "text_encoder": text},
+                            {"config": "tiny", "adapter": None, "reference": True, "notes": "base"})
+    comps = checkpoint_components(tmp_path / "base", "controlnet", "slow")
+    assert comps.adapter is None
+    assert torch.equal(_dit_out(comps.transformer), _dit_out(tiny_dit))
+    gen = load("wan-controlnet-50step", checkpoint=str(tmp_path / "base"), steps=2)
+    assert gen.info.extra["adapter"] == "none" and gen.info.extra["adapter_stage"] == "none"
+    assert gen.info.parameters == sum(p.numel() for p in tiny_dit.parameters())
+    # A folder with neither an adapter nor a whole generator is refused in one line.
+    loading.save_checkpoint(tmp_path / "bare", {"transformer": tiny_dit}, {"config": "tiny", "adapter": None})
+    with pytest.raises(InputError, match="no adapter component and is not a whole base generator"):
+        checkpoint_components(tmp_path / "bare", "controlnet")
