@@ -265,3 +265,46 @@ def test_stage0_reuses_a_trained_vae_and_refuses_one_built_otherwise(stage0, tmp
     other = mini("tiny-stage0", model="tiny-reference", steps=1, vae={"checkpoint": str(stage0)})
     with pytest.raises(InputError, match=r"vae.checkpoint .*not built like model tiny-reference"):
         run(other, tmp_path / "other")
+
+
+def test_stage0_vae_phase_continues_from_vae_init(stage0, tmp_path):
+    """vae.init starts the VAE phase from an earlier stage-0 output's VAE: with a zero learning
+    rate the VAE stays that one bit for bit, with a positive one it moves from it; the provenance
+    names it; vae.checkpoint and vae.init together are refused."""
+    from flashmotion.loading import read_checkpoint_meta
+
+    source = read_checkpoint_meta(stage0)["components"]["vae"]["sha256"]
+    phase = {"init": str(stage0), "steps": 1, "batch_size": 2, "crop": [32, 32], "clip_frames": 9, "warmup": 0}
+    still = read_checkpoint_meta(run(mini("tiny-stage0", steps=1, ema_start=0, vae={**phase, "lr": 0.0}), tmp_path / "lr0"))
+    assert still["components"]["vae"]["sha256"] == source
+    assert still["provenance"]["parents"]["vae_init"] == source
+    moved = read_checkpoint_meta(run(mini("tiny-stage0", steps=1, ema_start=0, vae={**phase, "lr": 1e-3}), tmp_path / "lr"))
+    assert moved["components"]["vae"]["sha256"] != source
+    both = mini("tiny-stage0", steps=1, vae={**phase, "checkpoint": str(stage0)})
+    with pytest.raises(InputError, match="vae.checkpoint .* and vae.init .* exclude each other"):
+        run(both, tmp_path / "both")
+
+
+def test_base_generator_check_finds_the_narrow_token_and_matches_a_known_answer(stage0, tmp_path):
+    """`flashbench train check` on a stage-0 output. Known answer: with the output projection
+    zeroed the flow is 0, so the clean estimate is x_t itself and its error at noise level s is
+    s^2 (E[eps^2] + E[x0^2]) = s^2 (1 + zero_mse), up to the noise draw."""
+    from flashmotion import loading
+    from flashmotion.assemble import checkpoint_components
+    from flashmotion.training.checks import check_base_generator
+
+    rep = check_base_generator(stage0, videos=2)
+    assert rep.videos == 2 and (rep.token_width, rep.patch_values) == (24, 192)  # tiny: 2 heads x 12; 48 x 1x2x2
+    assert any("token width (24) is below the values per patch (192)" in f for f in rep.findings())
+    assert len(rep.static_drift) == 2 and all(v >= 0 for v in rep.static_drift)  # 9 frames: 3 latent frames
+
+    comps = checkpoint_components(stage0, "controlnet", "slow")
+    torch.nn.init.zeros_(comps.transformer.proj_out.weight)
+    torch.nn.init.zeros_(comps.transformer.proj_out.bias)
+    meta = loading.read_checkpoint_meta(stage0)
+    loading.save_checkpoint(tmp_path / "zero", {"transformer": comps.transformer, "vae": comps.vae, "text_encoder": comps.text_model},
+                            {k: v for k, v in meta.items() if k not in ("components", "format", "version")})
+    zero = check_base_generator(tmp_path / "zero", videos=2)
+    assert zero.zero_mse == pytest.approx(rep.zero_mse) and zero.copy_mse == pytest.approx(rep.copy_mse)
+    for s, err in zero.x0_mse.items():
+        assert err == pytest.approx(s * s * (1 + zero.zero_mse), rel=0.1)

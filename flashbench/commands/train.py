@@ -100,6 +100,39 @@ def register(app: typer.Typer) -> None:
         if ctx.is_main:
             typer.echo(f"baseline {method} ({cfg.adapter}) done: {final}")
 
+    @train_app.command("check")
+    def check(
+        checkpoint: Path = typer.Argument(..., help="A base-generator checkpoint folder (a stage-0 output's final/)."),
+        videos: int = typer.Option(4, "--videos", min=1, help="FlashBench-Synth training scenes to measure on."),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the measurements to this JSON file."),
+    ) -> None:
+        """Check a stage-0 generator before training adapters on it: token width, clean-estimate error by noise level, VAE latent drift."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from flashmotion.training.checks import check_base_generator
+
+        from ..utils.atomic import atomic_write_json
+
+        if not (checkpoint / "flashmotion.json").is_file():
+            raise InputError(f"{checkpoint} is not a FlashMotion checkpoint (no flashmotion.json); pass a stage-0 output's final/ folder")
+        rep = check_base_generator(checkpoint, videos)
+        table = Table(title=f"{checkpoint} on {rep.videos} training scenes (normalised latents, later frames)")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_row("token width / values per patch", f"{rep.token_width} / {rep.patch_values}")
+        table.add_row("error of the latent mean (zero)", f"{rep.zero_mse:.3f}")
+        table.add_row("error of repeating frame 0", f"{rep.copy_mse:.3f}")
+        for s, v in rep.x0_mse.items():
+            table.add_row(f"clean-estimate error at sigma {s:g}", f"{v:.3f}")
+        table.add_row("still video: latent change per frame", " ".join(f"{v:.3f}" for v in rep.static_drift))
+        console = Console()
+        console.print(table)
+        for line in rep.findings() or ["no problem found"]:
+            console.print(f"- {line}")
+        if json_out is not None:
+            atomic_write_json(json_out, rep.to_dict())
+
     @train_app.command("recipe")
     def recipe(
         name: str = typer.Argument(..., help="tiny-reference or tiny-baselines"),

@@ -132,12 +132,12 @@ def _parent(cfg: StageConfig, adapter: str | None = None) -> Parent:
 
 # --------------------------------------------------------------------------- stage 0
 
-def reuse_vae(folder: str, parent: Parent) -> str:
+def reuse_vae(folder: str, parent: Parent, key: str = "vae.checkpoint") -> str:
     """Load the VAE of an earlier stage-0 output into ``parent`` (same model config); its SHA-256."""
     meta = loading.read_checkpoint_meta(Path(folder))
     theirs, ours = model_config_of(meta).vae, parent.config.vae
     if replace(theirs, latents_mean=ours.latents_mean, latents_std=ours.latents_std) != ours:  # statistics are recomputed
-        raise InputError(f"vae.checkpoint {folder}: its VAE is not built like model {parent.config.name}'s; use a stage-0 output of the same model")
+        raise InputError(f"{key} {folder}: its VAE is not built like model {parent.config.name}'s; use a stage-0 output of the same model")
     loading.load_checkpoint_component(folder, "vae", parent.vae)
     return meta["components"]["vae"]["sha256"]
 
@@ -222,16 +222,23 @@ def train_stage0(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     _seed_everything(cfg.seed)
     parent = fresh_components(mcfg, cfg.seed)
     out = Path(out)
-    vae_parent = reuse_vae(cfg.vae.checkpoint, parent) if cfg.vae.checkpoint else None  # checked before any rendering
+    if cfg.vae.checkpoint and cfg.vae.init:
+        raise InputError("config: vae.checkpoint (reuse a VAE, no VAE phase) and vae.init (continue training one) exclude each other")
+    # checked before any rendering (on --resume the VAE phase's own checkpoint replaces vae.init's weights)
+    vae_parents = {}
+    if cfg.vae.checkpoint:
+        vae_parents["vae"] = reuse_vae(cfg.vae.checkpoint, parent)
+    elif cfg.vae.init:
+        vae_parents["vae_init"] = reuse_vae(cfg.vae.init, parent, "vae.init")
     raws = [src.load() for src in D.iter_source(cfg.data)]  # rendered once for the VAE, its statistics and the cache
-    if vae_parent is None:
+    if not cfg.vae.checkpoint:
         train_vae(cfg, out / "vae", parent, ctx, resume, progress, raws, stop_after)
     mean, std = latent_statistics(parent, raws)
     vae_cfg = replace(mcfg.vae, latents_mean=tuple(mean), latents_std=tuple(std))
     parent.vae.register_to_config(latents_mean=list(mean), latents_std=list(std))
     parent.config = mcfg = replace(mcfg, vae=vae_cfg)
     c = Context(cfg, parent, ctx, progress, loaded={r.video_id: r for r in raws})
-    prov = c.provenance({"vae": vae_parent} if vae_parent else None)
+    prov = c.provenance(vae_parents or None)
     del raws
     base = parent.transformer.train().requires_grad_(True)
     model = FlashMotionModel(base)

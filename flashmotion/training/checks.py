@@ -1,0 +1,115 @@
+"""Checks of a base generator (a stage-0 output) before adapters are trained on it.
+
+A trajectory adapter can only steer a generator that keeps the scene, and no generator can
+beat its VAE, so each is measured on training videos in normalised latent space:
+
+* ``token_width`` against ``patch_values``: the flow target ``eps - x0`` carries the noise of
+  every latent value of a patch, so a token narrower than its patch cannot pass the noise
+  through and the flow loss has a floor however long it trains;
+* ``x0_mse`` by noise level against ``zero_mse`` (the error of predicting the latent mean):
+  a generator that cannot beat the mean at ``sigma = 1``, where it sees only the first frame
+  and the prompt, has not learnt even the average scene;
+* ``copy_mse``: the error of repeating the first latent frame; ``static_drift``: how far
+  consecutive latent frames of a *still* video move apart. A VAE whose latents drift on a still
+  video makes "keep the scene" a learnt function instead of a copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from itertools import islice
+from math import prod
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SIGMAS = (0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class BaseGeneratorReport:
+    checkpoint: str
+    videos: int
+    token_width: int
+    patch_values: int
+    zero_mse: float
+    copy_mse: float
+    x0_mse: dict[float, float]
+    static_drift: list[float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def findings(self) -> list[str]:
+        """One line per problem found (empty when none)."""
+        out = []
+        if self.token_width < self.patch_values:
+            out.append(f"the token width ({self.token_width}) is below the values per patch ({self.patch_values}): "
+                       f"the flow prediction cannot carry the noise through; widen the transformer")
+        if self.x0_mse[1.0] > self.zero_mse:
+            out.append(f"at sigma = 1 the clean estimate's error ({self.x0_mse[1.0]:.3f}) is above the latent mean's "
+                       f"({self.zero_mse:.3f}): the generator has not learnt the average scene")
+        if self.copy_mse > self.zero_mse:
+            out.append(f"repeating the first latent frame ({self.copy_mse:.3f}) is worse than the latent mean "
+                       f"({self.zero_mse:.3f}): later latent frames do not resemble the first, even where the video is still")
+        return out
+
+
+def _training_data(checkpoint: str | Path, videos: int, cfg):
+    """The data the checkpoint was trained on (its provenance), the first ``videos`` of it."""
+    from ..loading import read_checkpoint_meta
+    from .config import DataConfig
+
+    stored = read_checkpoint_meta(Path(checkpoint)).get("provenance", {}).get("stage_config", {}).get("data")
+    if stored:
+        known = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in DataConfig.__dataclass_fields__}
+        return DataConfig(**{**known, "videos": videos, "workers": 0})
+    return DataConfig(source="synth", videos=videos, num_frames=cfg.sampling.max_frames, size=tuple(cfg.sampling.native_size))
+
+
+def _later(x: torch.Tensor) -> torch.Tensor:
+    return x[:, :, 1:]
+
+
+@torch.no_grad()
+def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0) -> BaseGeneratorReport:
+    """Measure a base-generator checkpoint on the first ``videos`` of its training videos."""
+    from ..assemble import checkpoint_components
+    from ..model import FlashMotionModel
+    from ..samplers import first_frame_token_mask, predict_x0
+    from ..text import TextEncoder
+    from ..vae import VideoCodec
+    from .data import iter_source
+
+    comps = checkpoint_components(checkpoint, "controlnet", "slow")
+    cfg = comps.config
+    codec = VideoCodec(comps.vae)
+    text = TextEncoder(comps.tokenizer, comps.text_model, cfg.text.max_length)
+    model = FlashMotionModel(comps.transformer, None).eval()
+    data = _training_data(checkpoint, videos, cfg)
+    g = torch.Generator().manual_seed(seed)
+    sums = {"zero": 0.0, "copy": 0.0, **{s: 0.0 for s in SIGMAS}}
+    drift = None
+    n = 0
+    for src in islice(iter_source(data), videos):
+        raw = src.load()
+        x0 = codec.encode(raw.frames)
+        emb = text.encode([raw.prompt])
+        mask = first_frame_token_mask(comps.transformer.token_grid(x0.shape), x0.device)
+        sums["zero"] += float(_later(x0).pow(2).mean())
+        sums["copy"] += float((_later(x0) - x0[:, :, :1]).pow(2).mean())
+        for s in SIGMAS:
+            noise = torch.randn(x0.shape, generator=g)
+            x0_hat = predict_x0(model, (1 - s) * x0 + s * noise, torch.tensor([s]), x0[:, :, :1], emb, None, mask)
+            sums[s] += float((_later(x0_hat) - _later(x0)).pow(2).mean())
+        still = codec.encode(np.repeat(raw.frames[:1], raw.frames.shape[0], axis=0))
+        d = (still[:, :, 1:] - still[:, :, :-1]).pow(2).mean(dim=(0, 1, 3, 4)).double()
+        drift = d if drift is None else drift + d
+        n += 1
+    t = cfg.transformer
+    return BaseGeneratorReport(
+        checkpoint=str(checkpoint), videos=n, token_width=t.inner_dim, patch_values=t.in_channels * prod(t.patch_size),
+        zero_mse=sums["zero"] / n, copy_mse=sums["copy"] / n, x0_mse={s: sums[s] / n for s in SIGMAS},
+        static_drift=[float(v) / n for v in drift],
+    )
