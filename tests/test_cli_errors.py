@@ -51,6 +51,7 @@ CASES = [
     (["train", "stage3", "--config", f"{MISSING}.yaml"], MISSING),
     (["train", "recipe", "nosuch"], "nosuch"),
     (["train", "baseline", "nosuch"], "nosuch"),
+    (["train", "check", MISSING], MISSING),
     (["weights", "ls", "--bogus"], "--bogus"),
     (["weights", "download", "nosuch"], "nosuch"),
     (["weights", "import", "nosuch", MISSING], "nosuch"),
