@@ -148,3 +148,16 @@ def test_reconstruction_loss_weights_object_pixels():
     assert float(L.reconstruction_loss(rec, x, 1 + 10 * fg)) == pytest.approx(11 * 0.75 / 14)
     # the error on the background instead: weight 1 of 14
     assert float(L.reconstruction_loss(rec, x, 1 + 10 * fg.flip(-1))) == pytest.approx(0.75 / 14)
+
+
+def test_still_latent_loss_known_value_and_scale_invariance():
+    """Two still clips, one channel, 3 latent frames: clip 0 moves 0 -> 1 -> 1, clip 1 stays at 2.
+    Squared changes from frame 0: 1, 1, 0, 0 (mean 0.5); channel variance (unbiased) of
+    0, 1, 1, 2, 2, 2 is 2/3; so the loss is 0.75, the same at any scale, and 0 for held latents."""
+    from flashmotion.training.losses import still_latent_loss
+
+    mu = torch.tensor([[0.0, 1.0, 1.0], [2.0, 2.0, 2.0]]).view(2, 1, 3, 1, 1)
+    assert still_latent_loss(mu).item() == pytest.approx(0.75, abs=1e-7)
+    assert still_latent_loss(3.0 * mu).item() == pytest.approx(0.75, abs=1e-7)
+    held = torch.randn(2, 4, 1, 3, 3).expand(2, 4, 5, 3, 3)
+    assert still_latent_loss(held).item() == 0.0

@@ -3,6 +3,8 @@ zero-initialised projections moving, resume equal to an uninterrupted run, outpu
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -278,8 +280,12 @@ def test_stage0_vae_phase_continues_from_vae_init(stage0, tmp_path):
     still = read_checkpoint_meta(run(mini("tiny-stage0", steps=1, ema_start=0, vae={**phase, "lr": 0.0}), tmp_path / "lr0"))
     assert still["components"]["vae"]["sha256"] == source
     assert still["provenance"]["parents"]["vae_init"] == source
-    moved = read_checkpoint_meta(run(mini("tiny-stage0", steps=1, ema_start=0, vae={**phase, "lr": 1e-3}), tmp_path / "lr"))
+    moved = read_checkpoint_meta(run(mini("tiny-stage0", steps=1, ema_start=0, vae={**phase, "lr": 1e-3, "still_weight": 1.0}),
+                                     tmp_path / "lr"))
     assert moved["components"]["vae"]["sha256"] != source
+    logged = (tmp_path / "lr" / "vae" / "losses.csv").read_text().splitlines()
+    still = float(logged[1].split(",")[logged[0].split(",").index("still")])
+    assert math.isfinite(still) and still > 0  # the still-clip term is computed and logged
     both = mini("tiny-stage0", steps=1, vae={**phase, "checkpoint": str(stage0)})
     with pytest.raises(InputError, match="vae.checkpoint .* and vae.init .* exclude each other"):
         run(both, tmp_path / "both")

@@ -67,6 +67,7 @@ class VAETrainConfig:
     warmup: int = 0
     decay: str = "constant"  # constant or cosine (as in optim)
     foreground_weight: float = 0.0  # extra loss weight of object pixels (1 + w on objects, 1 elsewhere)
+    still_weight: float = 0.0  # weight of the still-clip latent consistency term (see stages.train_vae)
     checkpoint: str | None = None  # a stage-0 output whose VAE is reused: the VAE phase is skipped
     init: str | None = None  # a stage-0 output whose VAE the VAE phase starts from (training continues)
 

@@ -88,3 +88,11 @@ def reconstruction_loss(rec: Tensor, x: Tensor, weight: Tensor | None = None) ->
         return err.mean()
     weight = weight.expand_as(err)
     return (weight * err).mean() / weight.mean()
+
+
+def still_latent_loss(mu: Tensor) -> Tensor:
+    """Latents of a still clip, (B, C, F, h, w): mean squared change of the later latent frames
+    from the first, per channel in units of that channel's (detached) variance over the batch, so
+    its value does not depend on the latents' scale."""
+    var = mu.detach().float().var(dim=(0, 2, 3, 4), keepdim=True).clamp_min(1e-6)
+    return ((mu[:, :, 1:] - mu[:, :, :1]).float().pow(2) / var).mean()

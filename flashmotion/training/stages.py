@@ -181,8 +181,15 @@ def train_vae(cfg: StageConfig, out: Path, parent: Parent, ctx: DistContext, res
         l_rec = L.reconstruction_loss(rec, x, w)
         l_kl = post.kl().mean() / post.mean[0].numel()
         loss = l_rec + vcfg.kl_weight * l_kl * post.mean[0].numel()
+        logs = {"recon": float(l_rec.detach()), "kl": float(l_kl.detach())}
+        if vcfg.still_weight:
+            # Each clip's first frame held still: its later latent frames should equal the first,
+            # so that keeping a still scene is a copy in latent space for the generator.
+            l_still = L.still_latent_loss(vae.encode(x[:, :, :1].expand_as(x)).latent_dist.mean)
+            loss = loss + vcfg.still_weight * l_still
+            logs["still"] = float(l_still.detach())
         norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip, scheduled_lr(vcfg.lr, step, vcfg.steps, vcfg.warmup, vcfg.decay))
-        return {"recon": float(l_rec.detach()), "kl": float(l_kl.detach()), "grad_norm": norm}
+        return {**logs, "grad_norm": norm}
 
     run.loop(batches(run.start, vcfg.steps), step_fn, stop_after)
     vae.eval().requires_grad_(False)
