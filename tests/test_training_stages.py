@@ -276,7 +276,7 @@ def test_stage0_vae_phase_continues_from_vae_init(stage0, tmp_path):
     from flashmotion.loading import read_checkpoint_meta
 
     source = read_checkpoint_meta(stage0)["components"]["vae"]["sha256"]
-    phase = {"init": str(stage0), "steps": 1, "batch_size": 2, "crop": [32, 32], "clip_frames": 9, "warmup": 0}
+    phase = {"init": str(stage0), "steps": 1, "batch_size": 2, "crop": [32, 32], "clip_frames": 5, "still_frames": 9, "warmup": 0}
     still = read_checkpoint_meta(run(mini("tiny-stage0", steps=1, ema_start=0, vae={**phase, "lr": 0.0}), tmp_path / "lr0"))
     assert still["components"]["vae"]["sha256"] == source
     assert still["provenance"]["parents"]["vae_init"] == source

@@ -68,6 +68,7 @@ class VAETrainConfig:
     decay: str = "constant"  # constant or cosine (as in optim)
     foreground_weight: float = 0.0  # extra loss weight of object pixels (1 + w on objects, 1 elsewhere)
     still_weight: float = 0.0  # weight of the still-clip latent consistency term (see stages.train_vae)
+    still_frames: int | None = None  # length of the still clips (default clip_frames; the video length covers every latent frame)
     checkpoint: str | None = None  # a stage-0 output whose VAE is reused: the VAE phase is skipped
     init: str | None = None  # a stage-0 output whose VAE the VAE phase starts from (training continues)
 
@@ -147,6 +148,9 @@ class StageConfig:
             raise InputError(f"config: {self.stage} needs adapter: controlnet or resnet (got {self.adapter!r})")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("config: steps must be >= 0 and batch_size >= 1")
+        for key, n in (("vae.clip_frames", self.vae.clip_frames), ("vae.still_frames", self.vae.still_frames)):
+            if n is not None and (n < 1 or (n - 1) % 4):
+                raise InputError(f"config: {key} must be 1 more than a multiple of 4 (the VAE's frame count), got {n}")
         for p in self.phases:
             if p.trajectory not in ("mask", "box", "sparse_box"):
                 raise InputError(f"config: phase trajectory must be mask, box or sparse_box, got {p.trajectory!r}")

@@ -185,7 +185,8 @@ def train_vae(cfg: StageConfig, out: Path, parent: Parent, ctx: DistContext, res
         if vcfg.still_weight:
             # Each clip's first frame held still: its later latent frames should equal the first,
             # so that keeping a still scene is a copy in latent space for the generator.
-            l_still = L.still_latent_loss(vae.encode(x[:, :, :1].expand_as(x)).latent_dist.mean)
+            held = x[:, :, :1].expand(-1, -1, vcfg.still_frames or vcfg.clip_frames, -1, -1)
+            l_still = L.still_latent_loss(vae.encode(held).latent_dist.mean)
             loss = loss + vcfg.still_weight * l_still
             logs["still"] = float(l_still.detach())
         norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip, scheduled_lr(vcfg.lr, step, vcfg.steps, vcfg.warmup, vcfg.decay))
