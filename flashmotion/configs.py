@@ -212,7 +212,15 @@ TINY_REFERENCE = ModelConfig(
     sampling=replace(SamplingConfig(), native_size=(128, 224), max_frames=33),
 )
 
-CONFIGS: dict[str, ModelConfig] = {c.name: c for c in (WAN22_TI2V_5B, TINY, TINY_REFERENCE)}
+# The next tiny reference size: tokens as wide as a latent patch (48 channels x 1x2x2 = 192
+# values), so the flow prediction can carry the noise through (``flashbench train check``);
+# at width 64 the stage-0 generator could not even learn the average scene.
+TINY_REFERENCE_192 = replace(
+    TINY_REFERENCE, name="tiny-reference-192",
+    transformer=replace(TINY_REFERENCE.transformer, num_attention_heads=6, attention_head_dim=32, ffn_dim=384),
+)
+
+CONFIGS: dict[str, ModelConfig] = {c.name: c for c in (WAN22_TI2V_5B, TINY, TINY_REFERENCE, TINY_REFERENCE_192)}
 
 
 def get_config(name: str | ModelConfig) -> ModelConfig:
