@@ -6,8 +6,10 @@ process that saw everything (states are float64 sums reduced by summation).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,14 +61,16 @@ def _update(fid, fvd, real, fake):
         fvd.update(f[None], real=False)
 
 
-def _worker(rank: int, world: int, port: int, out: dict):
+def _worker(rank: int, world: int, port: int, out: str):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         real, fake = _data()
         fid, fvd = _metrics()
         _update(fid, fvd, real[rank::world], fake[rank::world])
-        out[rank] = (float(fid.compute()), float(fvd.compute()))
+        # a file per rank, not a multiprocessing.Manager: the Manager's server process is forked
+        # from this multi-threaded test process and can deadlock there
+        (Path(out) / f"{rank}.json").write_text(json.dumps([float(fid.compute()), float(fvd.compute())]))
     finally:
         dist.destroy_process_group()
 
@@ -77,7 +81,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_fid_fvd_states_sync_across_two_gloo_processes():
+def test_fid_fvd_states_sync_across_two_gloo_processes(tmp_path):
     pytest.importorskip("torchmetrics")
     real, fake = _data()
     fid, fvd = _metrics()
@@ -85,9 +89,8 @@ def test_fid_fvd_states_sync_across_two_gloo_processes():
     single = (float(fid.compute()), float(fvd.compute()))
     assert single[0] > 0 and single[1] > 0
 
-    manager = mp.Manager()
-    out = manager.dict()
-    mp.start_processes(_worker, args=(2, _free_port(), out), nprocs=2, join=True, start_method="spawn")
+    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True, start_method="spawn")
     for rank in (0, 1):
-        assert out[rank][0] == pytest.approx(single[0], rel=1e-10)
-        assert out[rank][1] == pytest.approx(single[1], rel=1e-10)
+        got = json.loads((tmp_path / f"{rank}.json").read_text())
+        assert got[0] == pytest.approx(single[0], rel=1e-10)
+        assert got[1] == pytest.approx(single[1], rel=1e-10)
