@@ -291,7 +291,7 @@ def test_stage0_vae_phase_continues_from_vae_init(stage0, tmp_path):
         run(both, tmp_path / "both")
 
 
-def test_base_generator_check_finds_the_narrow_token_and_matches_a_known_answer(stage0, tmp_path):
+def test_base_generator_check_finds_the_narrow_token_and_matches_a_known_answer(stage0, stage1, tmp_path):
     """`flashbench train check` on a stage-0 output. Known answer: with the output projection
     zeroed the flow is 0, so the clean estimate is x_t itself and its error at noise level s is
     s^2 (E[eps^2] + E[x0^2]) = s^2 (1 + zero_mse), up to the noise draw."""
@@ -300,6 +300,7 @@ def test_base_generator_check_finds_the_narrow_token_and_matches_a_known_answer(
     from flashmotion.training.checks import check_base_generator
 
     rep = check_base_generator(stage0, videos=2)
+    assert check_base_generator(stage1, videos=2).x0_mse == rep.x0_mse  # an adapter in the folder is left out
     assert rep.videos == 2 and (rep.token_width, rep.patch_values) == (24, 192)  # tiny: 2 heads x 12; 48 x 1x2x2
     assert any("token width (24) is below the values per patch (192)" in f for f in rep.findings())
     assert len(rep.static_drift) == 2 and all(v >= 0 for v in rep.static_drift)  # 9 frames: 3 latent frames

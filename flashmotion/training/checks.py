@@ -82,7 +82,11 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0)
     from ..vae import VideoCodec
     from .data import iter_source
 
-    comps = checkpoint_components(checkpoint, "controlnet", "slow")
+    from ..loading import read_checkpoint_meta
+
+    # the adapter, if the folder has one, is loaded as what it is and then left out
+    kind = read_checkpoint_meta(Path(checkpoint)).get("adapter") or "controlnet"
+    comps = checkpoint_components(checkpoint, kind, "slow")
     cfg = comps.config
     codec = VideoCodec(comps.vae)
     text = TextEncoder(comps.tokenizer, comps.text_model, cfg.text.max_length)
