@@ -62,7 +62,13 @@ def check_state_dict(module: nn.Module, state: Mapping[str, Tensor], what: str) 
 
 
 def load_strict(module: nn.Module, state: Mapping[str, Tensor], what: str) -> nn.Module:
+    """Load ``state`` into ``module`` (all keys, right shapes). Values take the module's dtypes,
+    whatever the file stores (a checkpoint kept in float16 loads into a float32 model as float32)."""
     check_state_dict(module, state, what)
+    if _is_meta(module):  # assign would keep the file's dtype: convert to the module's first
+        own = module.state_dict()
+        state = {k: v.to(own[k].dtype) if v.is_floating_point() and own[k].is_floating_point() else v
+                 for k, v in state.items()}
     module.load_state_dict(dict(state), strict=True, assign=_is_meta(module))
     return module
 

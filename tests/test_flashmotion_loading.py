@@ -282,3 +282,36 @@ def test_a_base_generator_checkpoint_loads_without_an_adapter(tmp_path, tiny_dit
     loading.save_checkpoint(tmp_path / "bare", {"transformer": tiny_dit}, {"config": "tiny", "adapter": None})
     with pytest.raises(InputError, match="no adapter component and is not a whole base generator"):
         checkpoint_components(tmp_path / "bare", "controlnet")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_an_install_stored_in_half_precision_loads_as_float32(tmp_path, tiny_dit, dtype):
+    """``--install-dtype``: blobs hold the weights in half precision, each entry names the dtype and
+    the trained file's hash, and the generator loads them into float32 modules, equal to the
+    trained weights rounded to that dtype (so half the bytes on disk, same arithmetic)."""
+    from safetensors.torch import load_file
+
+    from flashmotion.generators import load
+    from flashmotion.training.recipe import assemble_aliases
+
+    vae, text = build_vae(TINY), build_text_model(TINY)
+    loading.save_checkpoint(tmp_path / "run" / "final", {"transformer": tiny_dit, "vae": vae, "text_encoder": text},
+                            {"config": "tiny", "adapter": None, "reference": True, "notes": "base"})
+    trained = loading.read_checkpoint_meta(tmp_path / "run" / "final")["components"]
+    assemble_aliases({"run": tmp_path / "run" / "final"}, tmp_path / "install", {"base": ("run", None)}, storage_dtype=dtype)
+    meta = loading.read_checkpoint_meta(tmp_path / "install" / "base")
+    for name, entry in meta["components"].items():
+        assert entry["stored_as"] == dtype and entry["trained_sha256"] == trained[name]["sha256"] != entry["sha256"]
+        stored = load_file(str(loading.component_path(tmp_path / "install" / "base", entry)))
+        assert {v.dtype for v in stored.values() if v.is_floating_point()} == {getattr(torch, dtype)}
+    assert len(list((tmp_path / "install" / "_blobs").glob("*.safetensors"))) == 3
+
+    comps = checkpoint_components(tmp_path / "install" / "base", "controlnet", "slow")
+    loaded = dict(comps.transformer.named_parameters())
+    for k, p in tiny_dit.named_parameters():
+        assert loaded[k].dtype == torch.float32
+        assert torch.equal(loaded[k], p.detach().to(getattr(torch, dtype)).float()), k
+    gen = load("wan-controlnet-50step", checkpoint=str(tmp_path / "install" / "base"), steps=2)
+    assert all(p.dtype == torch.float32 for p in gen.pipeline.model.parameters())
+    with pytest.raises(InputError, match="install dtype 'int8'"):
+        assemble_aliases({"run": tmp_path / "run" / "final"}, tmp_path / "x", {"base": ("run", None)}, storage_dtype="int8")

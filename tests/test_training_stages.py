@@ -315,3 +315,18 @@ def test_base_generator_check_finds_the_narrow_token_and_matches_a_known_answer(
     assert zero.zero_mse == pytest.approx(rep.zero_mse) and zero.copy_mse == pytest.approx(rep.copy_mse)
     for s, err in zero.x0_mse.items():
         assert err == pytest.approx(s * s * (1 + zero.zero_mse), rel=0.1)
+    # the held-out scenes are other scenes (another data seed), measured the same way
+    assert rep.held_out_zero_mse != rep.zero_mse and set(rep.held_out_x0_mse) == set(rep.x0_mse)
+    for s, err in zero.held_out_x0_mse.items():
+        assert err == pytest.approx(s * s * (1 + zero.held_out_zero_mse), rel=0.1)
+
+
+def test_base_generator_check_names_a_memorising_generator():
+    from flashmotion.training.checks import MEMORISED_RATIO, BaseGeneratorReport
+
+    def report(held: float) -> BaseGeneratorReport:
+        x0 = {0.25: 0.02, 0.5: 0.05, 0.75: 0.1, 1.0: 0.25}
+        return BaseGeneratorReport("ck", 4, 192, 192, 0.9, 0.5, x0, [0.01], 0.95, 0.6, {**x0, 1.0: held})
+
+    assert report(0.25 * MEMORISED_RATIO * 1.01).findings() and not report(0.25 * MEMORISED_RATIO * 0.99).findings()
+    assert "memorised its training videos; train on more (data.videos)" in report(0.5).findings()[0]

@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
     @train_app.command("check")
     def check(
         checkpoint: Path = typer.Argument(..., help="A base-generator checkpoint folder (a stage-0 output's final/)."),
-        videos: int = typer.Option(4, "--videos", min=1, help="FlashBench-Synth training scenes to measure on."),
+        videos: int = typer.Option(4, "--videos", min=1, help="Scenes to measure on: this many training scenes and as many unseen ones."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the measurements to this JSON file."),
     ) -> None:
         """Check a stage-0 generator before training adapters on it: token width, clean-estimate error by noise level, VAE latent drift."""
@@ -117,15 +117,19 @@ def register(app: typer.Typer) -> None:
         if not (checkpoint / "flashmotion.json").is_file():
             raise InputError(f"{checkpoint} is not a FlashMotion checkpoint (no flashmotion.json); pass a stage-0 output's final/ folder")
         rep = check_base_generator(checkpoint, videos)
-        table = Table(title=f"{checkpoint} on {rep.videos} training scenes (normalised latents, later frames)")
+        table = Table(title=f"{checkpoint} on {rep.videos} scenes each (normalised latents, later frames)")
+        held = rep.held_out_x0_mse is not None
+        unseen = lambda v: (f"{v:.3f}",) if held else ()  # noqa: E731
         table.add_column("measure")
-        table.add_column("value", justify="right")
-        table.add_row("token width / values per patch", f"{rep.token_width} / {rep.patch_values}")
-        table.add_row("error of the latent mean (zero)", f"{rep.zero_mse:.3f}")
-        table.add_row("error of repeating frame 0", f"{rep.copy_mse:.3f}")
+        table.add_column("training scenes", justify="right")
+        if held:
+            table.add_column("unseen scenes", justify="right")
+        table.add_row("token width / values per patch", f"{rep.token_width} / {rep.patch_values}", *(("",) if held else ()))
+        table.add_row("error of the latent mean (zero)", f"{rep.zero_mse:.3f}", *unseen(rep.held_out_zero_mse))
+        table.add_row("error of repeating frame 0", f"{rep.copy_mse:.3f}", *unseen(rep.held_out_copy_mse))
         for s, v in rep.x0_mse.items():
-            table.add_row(f"clean-estimate error at sigma {s:g}", f"{v:.3f}")
-        table.add_row("still video: latent change per frame", " ".join(f"{v:.3f}" for v in rep.static_drift))
+            table.add_row(f"clean-estimate error at sigma {s:g}", f"{v:.3f}", *unseen(rep.held_out_x0_mse[s] if held else 0))
+        table.add_row("still video: latent change per frame", " ".join(f"{v:.3f}" for v in rep.static_drift), *(("",) if held else ()))
         console = Console()
         console.print(table)
         for line in rep.findings() or ["no problem found"]:
@@ -138,6 +142,7 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="tiny-reference or tiny-baselines"),
         out: Optional[Path] = typer.Option(None, "--out", help="Recipe folder (default: $FLASHBENCH_HOME/training/<recipe>)."),
         install: Optional[Path] = typer.Option(None, "--install", help="Write the registered generators' checkpoint folders here (default: the user checkpoint cache)."),
+        install_dtype: str = typer.Option("float32", "--install-dtype", help="Store the installed weights as float32, float16 or bfloat16 (they load as float32)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars."),
     ) -> None:
         """Train a chain of stages; tiny-reference: stage 0-3 for both adapters; tiny-baselines: those, then every baseline and ablation (rerun to resume)."""
@@ -146,6 +151,11 @@ def register(app: typer.Typer) -> None:
 
         ctx = _dist()
         root = out or paths.home() / "training" / name
-        run_recipe(name, root, ctx, progress=not no_progress, install=install or paths.checkpoints_dir())
+        from flashmotion.training.recipe import STORAGE_DTYPES
+
+        if install_dtype not in STORAGE_DTYPES:
+            raise InputError(f"--install-dtype {install_dtype}: expected one of {', '.join(STORAGE_DTYPES)}")
+        run_recipe(name, root, ctx, progress=not no_progress, install=install or paths.checkpoints_dir(),
+                   install_dtype=install_dtype)
         if ctx.is_main:
             typer.echo(f"recipe {name} done: {root}; generator checkpoints in {install or paths.checkpoints_dir()}")

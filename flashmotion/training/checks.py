@@ -11,7 +11,10 @@ beat its VAE, so each is measured on training videos in normalised latent space:
   and the prompt, has not learnt even the average scene;
 * ``copy_mse``: the error of repeating the first latent frame; ``static_drift``: how far
   consecutive latent frames of a *still* video move apart. A VAE whose latents drift on a still
-  video makes "keep the scene" a learnt function instead of a copy.
+  video makes "keep the scene" a learnt function instead of a copy;
+* ``held_out_x0_mse``: the same errors on scenes the generator never saw (FlashBench-Synth
+  training scenes of another data seed). A generator far better on its training scenes than
+  on new ones has memorised them, and the benchmark's scenes are new ones.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import numpy as np
 import torch
 
 SIGMAS = (0.25, 0.5, 0.75, 1.0)
+HELD_OUT_SEED_OFFSET = 1_000_003  # data seed of the held-out scenes: seed + this, never a training seed
+MEMORISED_RATIO = 1.5  # held-out / training error at sigma = 1 above which the generator memorised
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,9 @@ class BaseGeneratorReport:
     copy_mse: float
     x0_mse: dict[float, float]
     static_drift: list[float]
+    held_out_zero_mse: float | None = None
+    held_out_copy_mse: float | None = None
+    held_out_x0_mse: dict[float, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +61,10 @@ class BaseGeneratorReport:
         if self.copy_mse > self.zero_mse:
             out.append(f"repeating the first latent frame ({self.copy_mse:.3f}) is worse than the latent mean "
                        f"({self.zero_mse:.3f}): later latent frames do not resemble the first, even where the video is still")
+        if self.held_out_x0_mse and self.held_out_x0_mse[1.0] > MEMORISED_RATIO * self.x0_mse[1.0]:
+            out.append(f"on unseen scenes the clean-estimate error at sigma = 1 ({self.held_out_x0_mse[1.0]:.3f}) is "
+                       f"{self.held_out_x0_mse[1.0] / self.x0_mse[1.0]:.1f}x its training scenes' ({self.x0_mse[1.0]:.3f}): "
+                       f"the generator memorised its training videos; train on more (data.videos)")
         return out
 
 
@@ -72,9 +84,17 @@ def _later(x: torch.Tensor) -> torch.Tensor:
     return x[:, :, 1:]
 
 
+def _held_out(data):
+    """Scenes of the same kind the checkpoint never saw (synth data only), else None."""
+    from dataclasses import replace
+
+    return replace(data, seed=data.seed + HELD_OUT_SEED_OFFSET) if data.source == "synth" else None
+
+
 @torch.no_grad()
 def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0) -> BaseGeneratorReport:
-    """Measure a base-generator checkpoint on the first ``videos`` of its training videos."""
+    """Measure a base-generator checkpoint on the first ``videos`` of its training videos (and,
+    for synthetic data, on as many scenes it never saw)."""
     from ..assemble import checkpoint_components
     from ..model import FlashMotionModel
     from ..samplers import first_frame_token_mask, predict_x0
@@ -92,28 +112,37 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0)
     text = TextEncoder(comps.tokenizer, comps.text_model, cfg.text.max_length)
     model = FlashMotionModel(comps.transformer, None).eval()
     data = _training_data(checkpoint, videos, cfg)
-    g = torch.Generator().manual_seed(seed)
-    sums = {"zero": 0.0, "copy": 0.0, **{s: 0.0 for s in SIGMAS}}
-    drift = None
-    n = 0
-    for src in islice(iter_source(data), videos):
-        raw = src.load()
-        x0 = codec.encode(raw.frames)
-        emb = text.encode([raw.prompt])
-        mask = first_frame_token_mask(comps.transformer.token_grid(x0.shape), x0.device)
-        sums["zero"] += float(_later(x0).pow(2).mean())
-        sums["copy"] += float((_later(x0) - x0[:, :, :1]).pow(2).mean())
-        for s in SIGMAS:
-            noise = torch.randn(x0.shape, generator=g)
-            x0_hat = predict_x0(model, (1 - s) * x0 + s * noise, torch.tensor([s]), x0[:, :, :1], emb, None, mask)
-            sums[s] += float((_later(x0_hat) - _later(x0)).pow(2).mean())
-        still = codec.encode(np.repeat(raw.frames[:1], raw.frames.shape[0], axis=0))
-        d = (still[:, :, 1:] - still[:, :, :-1]).pow(2).mean(dim=(0, 1, 3, 4)).double()
-        drift = d if drift is None else drift + d
-        n += 1
+
+    def measure(data, with_drift: bool) -> tuple[int, dict, torch.Tensor | None]:
+        g = torch.Generator().manual_seed(seed)
+        sums = {"zero": 0.0, "copy": 0.0, **{s: 0.0 for s in SIGMAS}}
+        drift, n = None, 0
+        for src in islice(iter_source(data), videos):
+            raw = src.load()
+            x0 = codec.encode(raw.frames)
+            emb = text.encode([raw.prompt])
+            mask = first_frame_token_mask(comps.transformer.token_grid(x0.shape), x0.device)
+            sums["zero"] += float(_later(x0).pow(2).mean())
+            sums["copy"] += float((_later(x0) - x0[:, :, :1]).pow(2).mean())
+            for s in SIGMAS:
+                noise = torch.randn(x0.shape, generator=g)
+                x0_hat = predict_x0(model, (1 - s) * x0 + s * noise, torch.tensor([s]), x0[:, :, :1], emb, None, mask)
+                sums[s] += float((_later(x0_hat) - _later(x0)).pow(2).mean())
+            if with_drift:
+                still = codec.encode(np.repeat(raw.frames[:1], raw.frames.shape[0], axis=0))
+                d = (still[:, :, 1:] - still[:, :, :-1]).pow(2).mean(dim=(0, 1, 3, 4)).double()
+                drift = d if drift is None else drift + d
+            n += 1
+        return n, {k: v / n for k, v in sums.items()}, drift / n if drift is not None else None
+
+    n, train, drift = measure(data, with_drift=True)
+    unseen = _held_out(data)
+    held = measure(unseen, with_drift=False)[1] if unseen is not None else None
     t = cfg.transformer
     return BaseGeneratorReport(
         checkpoint=str(checkpoint), videos=n, token_width=t.inner_dim, patch_values=t.in_channels * prod(t.patch_size),
-        zero_mse=sums["zero"] / n, copy_mse=sums["copy"] / n, x0_mse={s: sums[s] / n for s in SIGMAS},
-        static_drift=[float(v) / n for v in drift],
+        zero_mse=train["zero"], copy_mse=train["copy"], x0_mse={s: train[s] for s in SIGMAS},
+        static_drift=[float(v) for v in drift],
+        held_out_zero_mse=held["zero"] if held else None, held_out_copy_mse=held["copy"] if held else None,
+        held_out_x0_mse={s: held[s] for s in SIGMAS} if held else None,
     )

@@ -13,6 +13,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import torch
+
 from flashbench.distributed import DistContext
 from flashbench.errors import InputError
 
@@ -68,7 +70,7 @@ def _runner(stage: str):
 
 
 def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, overrides: dict | None = None,
-               install: Path | None = None) -> dict[str, Path]:
+               install: Path | None = None, install_dtype: str = "float32") -> dict[str, Path]:
     if name not in RECIPES:
         raise InputError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
     out = Path(out)
@@ -88,28 +90,52 @@ def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, ov
         _runner(cfg.stage)(cfg, out / run, ctx, resume=resume, progress=progress)
         done[run] = final
     if install is not None and ctx.is_main:
-        assemble_aliases(done, install, RECIPE_ALIASES[name])
+        assemble_aliases(done, install, RECIPE_ALIASES[name], storage_dtype=install_dtype)
     return done
 
 
 BLOBS = "_blobs"  # component files shared by the assembled checkpoint folders, named by SHA-256
+STORAGE_DTYPES = ("float32", "float16", "bfloat16")
 
 
-def assemble_aliases(done: dict[str, Path], dest: Path, aliases: dict | None = None) -> None:
+def _stored_copy(src: Path, dst: Path, dtype: str) -> None:
+    """``src`` written to ``dst`` (atomically) with its floating-point tensors in ``dtype``."""
+    from safetensors.torch import save_file
+
+    from flashbench.utils.atomic import atomic_path
+
+    from .. import loading
+
+    if dtype == "float32":
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+        return
+    target = getattr(torch, dtype)
+    state = {k: v.to(target) if v.is_floating_point() else v for k, v in loading.read_state_dict(src).items()}
+    with atomic_path(dst) as tmp:
+        save_file(state, str(tmp))
+
+
+def assemble_aliases(done: dict[str, Path], dest: Path, aliases: dict | None = None, storage_dtype: str = "float32") -> None:
     """One checkpoint folder per registered alias (the generators load ``dest/<alias>``).
 
     Aliases share most components (one VAE and text encoder for all; one FastGenerator for
     every few-step model), so each folder holds only its ``flashmotion.json``, whose component
     entries point into ``dest/_blobs/<sha256>.safetensors``: every distinct file is stored once.
-    Blobs no folder refers to any more are removed.
+    Blobs no folder refers to any more are removed. ``storage_dtype`` other than float32 stores
+    the floating-point weights in that dtype (they load back into float32 models as float32);
+    each entry then records it and the SHA-256 of the file as trained (``trained_sha256``).
     """
-    from flashbench.utils.atomic import atomic_write_json
+    from flashbench.utils.atomic import atomic_write_json, sha256_file
 
     from .. import loading
 
+    if storage_dtype not in STORAGE_DTYPES:
+        raise InputError(f"install dtype {storage_dtype!r}: expected one of {', '.join(STORAGE_DTYPES)}")
     dest = Path(dest)
     blobs = dest / BLOBS
     blobs.mkdir(parents=True, exist_ok=True)
+    converted: dict[str, str] = {}  # trained SHA-256 -> stored SHA-256
     for alias, (run, transformer_from) in (TINY_ALIASES if aliases is None else aliases).items():
         meta = loading.read_checkpoint_meta(done[run])
         sources = {name: done[run] for name in meta["components"]}
@@ -119,12 +145,22 @@ def assemble_aliases(done: dict[str, Path], dest: Path, aliases: dict | None = N
             meta["notes"] = f"tiny reference SlowAdapter on the FastGenerator (adapter from {run}, generator from {transformer_from})"
             meta["provenance"]["parents"]["generator"] = str(transformer_from)
         for name, entry in meta["components"].items():
-            blob = blobs / f"{entry['sha256']}.safetensors"
-            if not blob.is_file():
-                tmp = blob.with_name(f".{blob.name}.tmp")
-                shutil.copyfile(loading.component_path(sources[name], entry), tmp)
-                tmp.replace(blob)
-            meta["components"][name] = {**entry, "file": f"../{BLOBS}/{blob.name}"}
+            if storage_dtype == "float32":
+                blob = blobs / f"{entry['sha256']}.safetensors"
+                if not blob.is_file():
+                    _stored_copy(loading.component_path(sources[name], entry), blob, storage_dtype)
+                meta["components"][name] = {**entry, "file": f"../{BLOBS}/{blob.name}"}
+                continue
+            digest = converted.get(entry["sha256"])
+            if digest is None:  # each distinct file converted once
+                staged = blobs / f".{entry['sha256']}.{storage_dtype}.staged"
+                _stored_copy(loading.component_path(sources[name], entry), staged, storage_dtype)
+                digest = converted[entry["sha256"]] = sha256_file(staged)
+                staged.replace(blobs / f"{digest}.safetensors")
+            blob = blobs / f"{digest}.safetensors"
+            trained = entry.get("trained_sha256", entry["sha256"])
+            meta["components"][name] = {**entry, "file": f"../{BLOBS}/{blob.name}", "sha256": digest,
+                                        "stored_as": storage_dtype, "trained_sha256": trained}
         target = dest / alias
         target.mkdir(parents=True, exist_ok=True)
         for stale in target.glob("*.safetensors"):  # a folder assembled by an older layout
