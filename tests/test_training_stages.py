@@ -300,7 +300,10 @@ def test_base_generator_check_finds_the_narrow_token_and_matches_a_known_answer(
     from flashmotion.training.checks import check_base_generator
 
     rep = check_base_generator(stage0, videos=2)
-    assert check_base_generator(stage1, videos=2).x0_mse == rep.x0_mse  # an adapter in the folder is left out
+    steered = check_base_generator(stage1, videos=2)
+    assert steered.x0_mse == rep.x0_mse and rep.adapter_x0_mse is None  # the generator is measured alone
+    assert steered.adapter == "controlnet" and set(steered.held_out_adapter_x0_mse) == set(rep.x0_mse)
+    assert steered.adapter_x0_mse != steered.x0_mse  # the trained adapter changes the estimate
     assert rep.videos == 2 and (rep.token_width, rep.patch_values) == (24, 192)  # tiny: 2 heads x 12; 48 x 1x2x2
     assert any("token width (24) is below the values per patch (192)" in f for f in rep.findings())
     assert len(rep.static_drift) == 2 and all(v >= 0 for v in rep.static_drift)  # 9 frames: 3 latent frames
@@ -319,6 +322,25 @@ def test_base_generator_check_finds_the_narrow_token_and_matches_a_known_answer(
     assert rep.held_out_zero_mse != rep.zero_mse and set(rep.held_out_x0_mse) == set(rep.x0_mse)
     for s, err in zero.held_out_x0_mse.items():
         assert err == pytest.approx(s * s * (1 + zero.held_out_zero_mse), rel=0.1)
+
+
+def test_base_generator_check_of_an_untrained_adapter_matches_the_generator(stage0, tmp_path):
+    """Known answer: a fresh ControlNet's projections are zero, so with it the clean estimates
+    are the generator's own, bit for bit, and the check says it does not steer."""
+    from flashmotion import loading
+    from flashmotion.adapters import build_adapter
+    from flashmotion.assemble import checkpoint_components
+    from flashmotion.training.checks import check_base_generator
+
+    comps = checkpoint_components(stage0, "controlnet", "slow")
+    adapter = build_adapter("controlnet", comps.config, comps.transformer)
+    meta = loading.read_checkpoint_meta(stage0)
+    loading.save_checkpoint(tmp_path / "fresh", {"transformer": comps.transformer, "adapter": adapter, "vae": comps.vae,
+                                                 "text_encoder": comps.text_model},
+                            {**{k: v for k, v in meta.items() if k not in ("components", "format", "version")}, "adapter": "controlnet"})
+    rep = check_base_generator(tmp_path / "fresh", videos=1)
+    assert rep.adapter_x0_mse == rep.x0_mse and rep.held_out_adapter_x0_mse == rep.held_out_x0_mse
+    assert any("controlnet adapter leaves 100% of the generator's clean-estimate error" in f for f in rep.findings())
 
 
 def test_base_generator_check_names_a_memorising_generator():

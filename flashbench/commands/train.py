@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
 
     @train_app.command("check")
     def check(
-        checkpoint: Path = typer.Argument(..., help="A base-generator checkpoint folder (a stage-0 output's final/)."),
+        checkpoint: Path = typer.Argument(..., help="A base-generator checkpoint folder (a stage-0 output's final/; a stage-1 output's adds its adapter's effect)."),
         videos: int = typer.Option(4, "--videos", min=1, help="Scenes to measure on: this many training scenes and as many unseen ones."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the measurements to this JSON file."),
     ) -> None:
@@ -129,6 +129,10 @@ def register(app: typer.Typer) -> None:
         table.add_row("error of repeating frame 0", f"{rep.copy_mse:.3f}", *unseen(rep.held_out_copy_mse))
         for s, v in rep.x0_mse.items():
             table.add_row(f"clean-estimate error at sigma {s:g}", f"{v:.3f}", *unseen(rep.held_out_x0_mse[s] if held else 0))
+        if rep.adapter_x0_mse:
+            for s, v in rep.adapter_x0_mse.items():
+                table.add_row(f"with the {rep.adapter} adapter (box maps), sigma {s:g}", f"{v:.3f}",
+                              *unseen(rep.held_out_adapter_x0_mse[s] if held else 0))
         table.add_row("still video: latent change per frame", " ".join(f"{v:.3f}" for v in rep.static_drift), *(("",) if held else ()))
         console = Console()
         console.print(table)
