@@ -340,7 +340,9 @@ def test_base_generator_check_of_an_untrained_adapter_matches_the_generator(stag
                             {**{k: v for k, v in meta.items() if k not in ("components", "format", "version")}, "adapter": "controlnet"})
     rep = check_base_generator(tmp_path / "fresh", videos=1)
     assert rep.adapter_x0_mse == rep.x0_mse and rep.held_out_adapter_x0_mse == rep.held_out_x0_mse
-    assert any("controlnet adapter leaves 100% of the generator's clean-estimate error" in f for f in rep.findings())
+    assert rep.adapter_object_x0_mse == rep.object_x0_mse > 0
+    assert any("controlnet adapter leaves 100% of the generator's clean-estimate error inside the objects' boxes" in f
+               for f in rep.findings())
 
 
 def test_base_generator_check_names_a_memorising_generator():
@@ -352,3 +354,27 @@ def test_base_generator_check_names_a_memorising_generator():
 
     assert report(0.25 * MEMORISED_RATIO * 1.01).findings() and not report(0.25 * MEMORISED_RATIO * 0.99).findings()
     assert "memorised its training videos; train on more (data.videos)" in report(0.5).findings()[0]
+
+
+def test_box_region_marks_the_latent_cells_of_each_latent_frames_boxes():
+    """Known answer on a 9-frame 64x96 video (latent 3 x 4 x 6, cells of 16 px): latent frame 0 is
+    pixel frame 0, latent frame 1 pixel frames 1-4, latent frame 2 pixel frames 5-8."""
+    import numpy as np
+
+    from flashbench.data.schema import Annotation, ObjectTrack
+    from flashmotion.training.checks import _box_region
+
+    boxes = np.zeros((9, 4))
+    boxes[0] = (0, 0, 10, 10)  # cell (0, 0)
+    boxes[1:5] = (20, 17, 40, 30)  # x cells 1-2, y cell 1
+    boxes[5:9] = (80, 48, 96, 64)  # x cell 5, y cell 3
+    visible = np.ones(9, bool)
+    visible[5:9] = False  # hidden in the last latent frame's pixel frames: nothing marked there
+    ann = Annotation("v", 9, 64, 96, (ObjectTrack(0, "o", tuple({} for _ in range(9)), boxes, visible),))
+    region = _box_region(ann, (1, 48, 3, 4, 6))[0, 0]
+    expected = torch.zeros(3, 4, 6)
+    expected[0, 0, 0] = 1
+    expected[1, 1, 1:3] = 1
+    assert torch.equal(region, expected)
+    visible[5:9] = True
+    assert _box_region(ann, (1, 48, 3, 4, 6))[0, 0, 2].nonzero().tolist() == [[3, 5]]
