@@ -307,6 +307,7 @@ def test_base_generator_check_finds_the_narrow_token_and_matches_a_known_answer(
     assert rep.videos == 2 and (rep.token_width, rep.patch_values) == (24, 192)  # tiny: 2 heads x 12; 48 x 1x2x2
     assert any("token width (24) is below the values per patch (192)" in f for f in rep.findings())
     assert len(rep.static_drift) == 2 and all(v >= 0 for v in rep.static_drift)  # 9 frames: 3 latent frames
+    assert set(rep.map_signal) == {"box", "mask"} and all(v > 0 for v in rep.map_signal.values())
 
     comps = checkpoint_components(stage0, "controlnet", "slow")
     torch.nn.init.zeros_(comps.transformer.proj_out.weight)
@@ -356,6 +357,19 @@ def test_base_generator_check_names_a_memorising_generator():
     assert "memorised its training videos; train on more (data.videos)" in report(0.5).findings()[0]
 
 
+def test_base_generator_check_names_maps_the_vae_barely_encodes():
+    from dataclasses import replace
+
+    from flashmotion.training.checks import MAP_SIGNAL_MIN, BaseGeneratorReport
+
+    x0 = {0.25: 0.02, 0.5: 0.05, 0.75: 0.1, 1.0: 0.25}
+    rep = BaseGeneratorReport("ck", 4, 192, 192, 0.9, 0.5, x0, [0.01], map_signal={"box": 0.03, "mask": 2 * MAP_SIGNAL_MIN})
+    found = rep.findings()
+    assert len(found) == 1 and found[0].startswith("inside the boxes, box maps move the VAE latent by 0.030")
+    assert "vae.map_share" in found[0]
+    assert not replace(rep, map_signal={"box": MAP_SIGNAL_MIN, "mask": 1.0}).findings()
+
+
 def test_box_region_marks_the_latent_cells_of_each_latent_frames_boxes():
     """Known answer on a 9-frame 64x96 video (latent 3 x 4 x 6, cells of 16 px): latent frame 0 is
     pixel frame 0, latent frame 1 pixel frames 1-4, latent frame 2 pixel frames 5-8."""
@@ -378,3 +392,30 @@ def test_box_region_marks_the_latent_cells_of_each_latent_frames_boxes():
     assert torch.equal(region, expected)
     visible[5:9] = True
     assert _box_region(ann, (1, 48, 3, 4, 6))[0, 0, 2].nonzero().tolist() == [[3, 5]]
+
+
+def test_vae_clips_draw_maps_at_the_configured_share_and_replay_older_runs():
+    """``vae.map_share``: that share of the VAE phase's clips are trajectory maps (box then mask
+    halves); without it the draws are the older runs' (video index, then the crop), so their
+    recorded commands still replay."""
+    from dataclasses import replace
+
+    from flashmotion.training.config import VAETrainConfig
+    from flashmotion.training.data import hash_seed
+    from flashmotion.training.stages import vae_clips
+
+    plain = VAETrainConfig(batch_size=4, clip_frames=5, crop=(64, 64))
+    g = torch.Generator().manual_seed(hash_seed(3, "vae-crop", 7))
+    k = int(torch.randint(10, (), generator=g))
+    t0, y0, x0 = (int(torch.randint(n, (), generator=g)) for n in (33 - 5 + 1, 128 - 64 + 1, 224 - 64 + 1))
+    assert vae_clips(3, 7, plain, (33, 128, 224), 10)[0] == (k, None, (slice(t0, t0 + 5), slice(y0, y0 + 64), slice(x0, x0 + 64)))
+
+    mixed = replace(plain, map_share=0.5)
+    kinds = [kind for step in range(400) for _, kind, _ in vae_clips(0, step, mixed, (33, 128, 224), 10)]
+    share = {k: kinds.count(k) / len(kinds) for k in (None, "box", "mask")}
+    assert share[None] == pytest.approx(0.5, abs=0.05) and share["box"] == pytest.approx(0.25, abs=0.04)
+    assert share["mask"] == pytest.approx(0.25, abs=0.04)
+    assert vae_clips(0, 5, mixed, (33, 128, 224), 10) == vae_clips(0, 5, mixed, (33, 128, 224), 10)
+    assert {kind for step in range(50) for _, kind, _ in vae_clips(0, step, replace(plain, map_share=1.0), (33, 128, 224), 10)} == {"box", "mask"}
+    with pytest.raises(InputError, match="vae.map_share"):
+        load_config("tiny-stage0", {"vae": {"map_share": 1.5}})

@@ -129,6 +129,8 @@ def register(app: typer.Typer) -> None:
         table.add_row("error of repeating frame 0", f"{rep.copy_mse:.3f}", *unseen(rep.held_out_copy_mse))
         for s, v in rep.x0_mse.items():
             table.add_row(f"clean-estimate error at sigma {s:g}", f"{v:.3f}", *unseen(rep.held_out_x0_mse[s] if held else 0))
+        for kind, signal in (rep.map_signal or {}).items():
+            table.add_row(f"{kind} maps' latent signal in the boxes (/ video variance)", f"{signal:.3f}", *(("",) if held else ()))
         table.add_row("inside the objects' boxes, sigma 1", f"{rep.object_x0_mse:.3f}", *unseen(rep.held_out_object_x0_mse or 0))
         if rep.adapter_x0_mse:
             table.add_row(f"with the {rep.adapter} adapter, inside the boxes, sigma 1", f"{rep.adapter_object_x0_mse:.3f}",

@@ -19,7 +19,10 @@ beat its VAE, so each is measured on training videos in normalised latent space:
   errors again with the adapter reading the scenes' box trajectories, over the whole latent and
   inside the objects' boxes (``object_*``, at sigma = 1: where the generator alone sees only
   the first frame, so cannot know where objects go). An adapter that steers lowers the error
-  inside the boxes most; the whole-latent error also holds background and camera motion.
+  inside the boxes most; the whole-latent error also holds background and camera motion;
+* ``map_signal``: what an adapter has to read. Inside the objects' boxes, how far a scene's
+  rendered trajectory maps move the VAE latent away from an empty map's, relative to the
+  variance of the video's own latents. A VAE that never saw a map keeps little of it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import torch
 SIGMAS = (0.25, 0.5, 0.75, 1.0)
 HELD_OUT_SEED_OFFSET = 1_000_003  # data seed of the held-out scenes: seed + this, never a training seed
 MEMORISED_RATIO = 1.5  # held-out / training error at sigma = 1 above which the generator memorised
+MAP_SIGNAL_MIN = 0.1  # below this the maps barely reach the latent (rule of thumb, see map_signal)
 STEER_GAIN = 0.9  # an adapter that leaves more than this share of the error at sigma = 1 barely steers
 ADAPTER_TRAJECTORY = "box"  # the benchmark's trajectory type
 
@@ -59,6 +63,7 @@ class BaseGeneratorReport:
     adapter_object_x0_mse: float | None = None  # the same with the adapter
     held_out_object_x0_mse: float | None = None
     held_out_adapter_object_x0_mse: float | None = None
+    map_signal: dict[str, float] | None = None  # per trajectory kind (box, mask), training scenes
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,6 +84,11 @@ class BaseGeneratorReport:
             out.append(f"on unseen scenes the clean-estimate error at sigma = 1 ({self.held_out_x0_mse[1.0]:.3f}) is "
                        f"{self.held_out_x0_mse[1.0] / self.x0_mse[1.0]:.1f}x its training scenes' ({self.x0_mse[1.0]:.3f}): "
                        f"the generator memorised its training videos; train on more (data.videos)")
+        for kind, signal in (self.map_signal or {}).items():
+            if signal < MAP_SIGNAL_MIN:
+                out.append(f"inside the boxes, {kind} maps move the VAE latent by {signal:.3f} of the video latents' variance "
+                           f"(below {MAP_SIGNAL_MIN}): the VAE barely encodes them, so no adapter can read where objects go; "
+                           f"train the VAE on maps too (vae.map_share)")
         for name, alone, steered in (("training", self.object_x0_mse, self.adapter_object_x0_mse),
                                      ("unseen", self.held_out_object_x0_mse, self.held_out_adapter_object_x0_mse)):
             if alone is not None and steered is not None and steered > STEER_GAIN * alone:
@@ -160,7 +170,7 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0)
 
     def measure(data, with_drift: bool) -> tuple[int, dict, torch.Tensor | None]:
         g = torch.Generator().manual_seed(seed)
-        sums = {"zero": 0.0, "copy": 0.0, "object": 0.0, "adapter_object": 0.0,
+        sums = {"zero": 0.0, "copy": 0.0, "object": 0.0, "adapter_object": 0.0, "signal_box": 0.0, "signal_mask": 0.0,
                 **{s: 0.0 for s in SIGMAS}, **{("adapter", s): 0.0 for s in SIGMAS}}
         drift, n = None, 0
         for src in islice(iter_source(data), videos):
@@ -172,6 +182,11 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0)
             sums["copy"] += float((_later(x0) - x0[:, :, :1]).pow(2).mean())
             traj = codec.encode(trajectory_maps(raw.annotation, ADAPTER_TRAJECTORY, data)) if steered else None
             region = _later(_box_region(raw.annotation, tuple(x0.shape)))
+            video_var = float(x0.var())
+            for k in ("box", "mask"):
+                maps = trajectory_maps(raw.annotation, k, data)
+                moved = (_later(codec.encode(maps)) - _later(codec.encode(np.zeros_like(maps)))).pow(2)
+                sums[f"signal_{k}"] += _region_mse(moved, region) / video_var
             for s in SIGMAS:
                 noise = torch.randn(x0.shape, generator=g)
                 x_t = (1 - s) * x0 + s * noise
@@ -203,6 +218,7 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0)
         held_out_zero_mse=held["zero"] if held else None, held_out_copy_mse=held["copy"] if held else None,
         held_out_x0_mse={s: held[s] for s in SIGMAS} if held else None,
         adapter=has_adapter or None, adapter_x0_mse=steer(train), held_out_adapter_x0_mse=steer(held),
+        map_signal={k: train[f"signal_{k}"] for k in ("box", "mask")},
         object_x0_mse=train["object"], held_out_object_x0_mse=held["object"] if held else None,
         adapter_object_x0_mse=train["adapter_object"] if has_adapter else None,
         held_out_adapter_object_x0_mse=held["adapter_object"] if held and has_adapter else None,

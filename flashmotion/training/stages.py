@@ -142,6 +142,24 @@ def reuse_vae(folder: str, parent: Parent, key: str = "vae.checkpoint") -> str:
     return meta["components"]["vae"]["sha256"]
 
 
+def vae_clips(seed: int, step: int, vcfg, shape: tuple[int, int, int], videos: int) -> list[tuple[int, str | None, tuple]]:
+    """The VAE phase's batch at ``step``: per clip, the video index, ``None`` for the video or the
+    trajectory-map kind (``box`` for the first half of ``map_share``, ``mask`` for the second),
+    and the (frames, rows, columns) crop. Depends on the seed and step only."""
+    g = torch.Generator().manual_seed(D.hash_seed(seed, "vae-crop", step))
+    (t, h, w), (ch, cw) = shape, vcfg.crop
+    out = []
+    for _ in range(vcfg.batch_size):
+        k = int(torch.randint(videos, (), generator=g))
+        u = float(torch.rand((), generator=g)) if vcfg.map_share else 1.0  # no draw without maps: older runs replay
+        kind = None if u >= vcfg.map_share else ("box" if u < vcfg.map_share / 2 else "mask")
+        t0 = int(torch.randint(t - vcfg.clip_frames + 1, (), generator=g))
+        y0 = int(torch.randint(h - ch + 1, (), generator=g))
+        x0 = int(torch.randint(w - cw + 1, (), generator=g))
+        out.append((k, kind, (slice(t0, t0 + vcfg.clip_frames), slice(y0, y0 + ch), slice(x0, x0 + cw))))
+    return out
+
+
 def train_vae(cfg: StageConfig, out: Path, parent: Parent, ctx: DistContext, resume: bool, progress: bool,
               raws: list, stop_after: int | None = None) -> None:
     """Stage 0a: the tiny VAE on random crops of short training clips (reconstruction + KL)."""
@@ -152,23 +170,27 @@ def train_vae(cfg: StageConfig, out: Path, parent: Parent, ctx: DistContext, res
     # foreground (any object) per pixel: the objects are what the benchmark scores, and they
     # cover ~6% of FlashBench-Synth's pixels, so an unweighted loss learns the background first
     fg = [_foreground(raw.annotation) for raw in raws] if vcfg.foreground_weight else None
+    maps: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}  # rendered when first drawn
+
+    def map_clip(k: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Video ``k``'s trajectory maps and their drawn pixels (the foreground of a map)."""
+        if (k, kind) not in maps:
+            m = D.trajectory_maps(raws[k].annotation, kind, cfg.data)
+            maps[(k, kind)] = (m, m.any(axis=-1))
+        return maps[(k, kind)]
+
     run = Run(replace(cfg, steps=vcfg.steps), out, Tracked({"vae": vae}, {"vae": opt}), ctx,
               {"seed": cfg.seed, "code_version": code_version()}, resume, progress, name="stage0: VAE")
-    ch, cw = vcfg.crop
 
     def batches(start: int, stop: int):
         for step in range(start, stop):
-            g = torch.Generator().manual_seed(D.hash_seed(cfg.seed, "vae-crop", step))
             out_clips, weights = [], []
-            for j in range(vcfg.batch_size)[ctx.rank :: ctx.world_size]:
-                k = int(torch.randint(len(clips), (), generator=g))
-                v = clips[k]
-                t0 = int(torch.randint(v.shape[0] - vcfg.clip_frames + 1, (), generator=g))
-                y0 = int(torch.randint(v.shape[1] - ch + 1, (), generator=g))
-                x0 = int(torch.randint(v.shape[2] - cw + 1, (), generator=g))
-                crop = (slice(t0, t0 + vcfg.clip_frames), slice(y0, y0 + ch), slice(x0, x0 + cw))
+            for j, (k, kind, crop) in enumerate(vae_clips(cfg.seed, step, vcfg, clips[0].shape[:3], len(clips))):
+                if j % ctx.world_size != ctx.rank:  # every rank draws the whole batch, keeps its share
+                    continue
+                v, f = map_clip(k, kind) if kind else (clips[k], fg[k] if fg is not None else None)
                 out_clips.append(v[crop])
-                weights.append(1.0 + vcfg.foreground_weight * fg[k][crop] if fg is not None else np.ones(v[crop].shape[:3]))
+                weights.append(1.0 + vcfg.foreground_weight * f[crop] if f is not None else np.ones(v[crop].shape[:3]))
             x = torch.from_numpy(np.stack(out_clips)).permute(0, 4, 1, 2, 3).float().div(127.5).sub(1.0)
             yield x, torch.from_numpy(np.stack(weights)).float()[:, None]
 
