@@ -286,6 +286,11 @@ def test_stage0_vae_phase_continues_from_vae_init(stage0, tmp_path):
     logged = (tmp_path / "lr" / "vae" / "losses.csv").read_text().splitlines()
     still = float(logged[1].split(",")[logged[0].split(",").index("still")])
     assert math.isfinite(still) and still > 0  # the still-clip term is computed and logged
+    # the same step on the videos' trajectory maps (9-frame map clips) trains another VAE
+    on_maps = read_checkpoint_meta(run(mini("tiny-stage0", steps=1, ema_start=0,
+                                            vae={**phase, "lr": 1e-3, "still_weight": 1.0, "map_share": 1.0, "map_frames": 9}),
+                                       tmp_path / "maps"))
+    assert on_maps["components"]["vae"]["sha256"] not in (source, moved["components"]["vae"]["sha256"])
     both = mini("tiny-stage0", steps=1, vae={**phase, "checkpoint": str(stage0)})
     with pytest.raises(InputError, match="vae.checkpoint .* and vae.init .* exclude each other"):
         run(both, tmp_path / "both")
@@ -395,9 +400,9 @@ def test_box_region_marks_the_latent_cells_of_each_latent_frames_boxes():
 
 
 def test_vae_clips_draw_maps_at_the_configured_share_and_replay_older_runs():
-    """``vae.map_share``: that share of the VAE phase's clips are trajectory maps (box then mask
-    halves); without it the draws are the older runs' (video index, then the crop), so their
-    recorded commands still replay."""
+    """``vae.map_share``: that share of the VAE phase's batches are trajectory maps (box or mask
+    per clip, ``map_frames`` long); without it the draws are the older runs' (video index, then
+    the crop), so their recorded commands still replay."""
     from dataclasses import replace
 
     from flashmotion.training.config import VAETrainConfig
@@ -410,12 +415,16 @@ def test_vae_clips_draw_maps_at_the_configured_share_and_replay_older_runs():
     t0, y0, x0 = (int(torch.randint(n, (), generator=g)) for n in (33 - 5 + 1, 128 - 64 + 1, 224 - 64 + 1))
     assert vae_clips(3, 7, plain, (33, 128, 224), 10)[0] == (k, None, (slice(t0, t0 + 5), slice(y0, y0 + 64), slice(x0, x0 + 64)))
 
-    mixed = replace(plain, map_share=0.5)
-    kinds = [kind for step in range(400) for _, kind, _ in vae_clips(0, step, mixed, (33, 128, 224), 10)]
-    share = {k: kinds.count(k) / len(kinds) for k in (None, "box", "mask")}
-    assert share[None] == pytest.approx(0.5, abs=0.05) and share["box"] == pytest.approx(0.25, abs=0.04)
-    assert share["mask"] == pytest.approx(0.25, abs=0.04)
+    mixed = replace(plain, map_share=0.3, map_frames=33)
+    batches = [vae_clips(0, step, mixed, (33, 128, 224), 10) for step in range(600)]
+    for batch in batches:  # one kind of clip, one length per batch
+        assert len({kind is None for _, kind, _ in batch}) == 1
+        assert {c[0].stop - c[0].start for _, kind, c in batch} == ({5} if batch[0][1] is None else {33})
+    kinds = [kind for batch in batches for _, kind, _ in batch]
+    assert sum(b[0][1] is not None for b in batches) / len(batches) == pytest.approx(0.3, abs=0.05)
+    assert kinds.count("box") == pytest.approx(kinds.count("mask"), rel=0.2)
     assert vae_clips(0, 5, mixed, (33, 128, 224), 10) == vae_clips(0, 5, mixed, (33, 128, 224), 10)
-    assert {kind for step in range(50) for _, kind, _ in vae_clips(0, step, replace(plain, map_share=1.0), (33, 128, 224), 10)} == {"box", "mask"}
     with pytest.raises(InputError, match="vae.map_share"):
         load_config("tiny-stage0", {"vae": {"map_share": 1.5}})
+    with pytest.raises(InputError, match="vae.map_frames must be 1 more than a multiple of 4"):
+        load_config("tiny-stage0", {"vae": {"map_frames": 30}})

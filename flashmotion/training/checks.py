@@ -1,4 +1,4 @@
-"""Checks of a base generator (a stage-0 output) before adapters are trained on it.
+"""Checks of a base generator (a stage-0 output), and of the adapter of a stage-1 output on it.
 
 A trajectory adapter can only steer a generator that keeps the scene, and no generator can
 beat its VAE, so each is measured on training videos in normalised latent space:

@@ -69,10 +69,11 @@ class VAETrainConfig:
     foreground_weight: float = 0.0  # extra loss weight of object pixels (1 + w on objects, 1 elsewhere)
     still_weight: float = 0.0  # weight of the still-clip latent consistency term (see stages.train_vae)
     still_frames: int | None = None  # length of the still clips (default clip_frames; the video length covers every latent frame)
-    # share of the clips cut from the videos' rendered trajectory maps (box and mask, half each)
-    # instead of the videos: the adapters read maps through this VAE, as they read them through
+    # batches cut from the videos' rendered trajectory maps (box or mask, even odds) instead of
+    # the videos: the adapters read maps through this VAE, as they read them through
     # Wan's, so it must encode them too; a VAE that never saw a map keeps little of a box outline
-    map_share: float = 0.0
+    map_share: float = 0.0  # share of the steps whose batch is maps
+    map_frames: int | None = None  # length of the map clips (default clip_frames; the video length teaches long maps)
     checkpoint: str | None = None  # a stage-0 output whose VAE is reused: the VAE phase is skipped
     init: str | None = None  # a stage-0 output whose VAE the VAE phase starts from (training continues)
 
@@ -152,11 +153,12 @@ class StageConfig:
             raise InputError(f"config: {self.stage} needs adapter: controlnet or resnet (got {self.adapter!r})")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("config: steps must be >= 0 and batch_size >= 1")
-        for key, n in (("vae.clip_frames", self.vae.clip_frames), ("vae.still_frames", self.vae.still_frames)):
+        for key, n in (("vae.clip_frames", self.vae.clip_frames), ("vae.still_frames", self.vae.still_frames),
+                       ("vae.map_frames", self.vae.map_frames)):
             if n is not None and (n < 1 or (n - 1) % 4):
                 raise InputError(f"config: {key} must be 1 more than a multiple of 4 (the VAE's frame count), got {n}")
         if not 0.0 <= self.vae.map_share <= 1.0:
-            raise InputError(f"config: vae.map_share is a share of the clips, between 0 and 1, got {self.vae.map_share}")
+            raise InputError(f"config: vae.map_share is a share of the steps, between 0 and 1, got {self.vae.map_share}")
         for p in self.phases:
             if p.trajectory not in ("mask", "box", "sparse_box"):
                 raise InputError(f"config: phase trajectory must be mask, box or sparse_box, got {p.trajectory!r}")

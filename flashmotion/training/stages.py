@@ -144,19 +144,21 @@ def reuse_vae(folder: str, parent: Parent, key: str = "vae.checkpoint") -> str:
 
 def vae_clips(seed: int, step: int, vcfg, shape: tuple[int, int, int], videos: int) -> list[tuple[int, str | None, tuple]]:
     """The VAE phase's batch at ``step``: per clip, the video index, ``None`` for the video or the
-    trajectory-map kind (``box`` for the first half of ``map_share``, ``mask`` for the second),
-    and the (frames, rows, columns) crop. Depends on the seed and step only."""
+    trajectory-map kind, and the (frames, rows, columns) crop. A ``map_share`` of the steps are
+    map batches (each clip a box or a mask map, even odds, ``map_frames`` long, default
+    ``clip_frames``), so one batch holds clips of one length. Depends on the seed and step only."""
     g = torch.Generator().manual_seed(D.hash_seed(seed, "vae-crop", step))
     (t, h, w), (ch, cw) = shape, vcfg.crop
+    maps = bool(vcfg.map_share) and float(torch.rand((), generator=g)) < vcfg.map_share  # no draw without maps: older runs replay
+    n = (vcfg.map_frames or vcfg.clip_frames) if maps else vcfg.clip_frames
     out = []
     for _ in range(vcfg.batch_size):
         k = int(torch.randint(videos, (), generator=g))
-        u = float(torch.rand((), generator=g)) if vcfg.map_share else 1.0  # no draw without maps: older runs replay
-        kind = None if u >= vcfg.map_share else ("box" if u < vcfg.map_share / 2 else "mask")
-        t0 = int(torch.randint(t - vcfg.clip_frames + 1, (), generator=g))
+        kind = ("box" if float(torch.rand((), generator=g)) < 0.5 else "mask") if maps else None
+        t0 = int(torch.randint(t - n + 1, (), generator=g))
         y0 = int(torch.randint(h - ch + 1, (), generator=g))
         x0 = int(torch.randint(w - cw + 1, (), generator=g))
-        out.append((k, kind, (slice(t0, t0 + vcfg.clip_frames), slice(y0, y0 + ch), slice(x0, x0 + cw))))
+        out.append((k, kind, (slice(t0, t0 + n), slice(y0, y0 + ch), slice(x0, x0 + cw))))
     return out
 
 
