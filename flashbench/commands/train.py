@@ -119,26 +119,31 @@ def register(app: typer.Typer) -> None:
         rep = check_base_generator(checkpoint, videos)
         table = Table(title=f"{checkpoint} on {rep.videos} scenes each (normalised latents, later frames)")
         held = rep.held_out_x0_mse is not None
-        unseen = lambda v: (f"{v:.3f}",) if held else ()  # noqa: E731
         table.add_column("measure")
         table.add_column("training scenes", justify="right")
         if held:
             table.add_column("unseen scenes", justify="right")
-        table.add_row("token width / values per patch", f"{rep.token_width} / {rep.patch_values}", *(("",) if held else ()))
-        table.add_row("error of the latent mean (zero)", f"{rep.zero_mse:.3f}", *unseen(rep.held_out_zero_mse))
-        table.add_row("error of repeating frame 0", f"{rep.copy_mse:.3f}", *unseen(rep.held_out_copy_mse))
+
+        def row(label: str, train: float | str, unseen: float | None = None) -> None:
+            cells = [train if isinstance(train, str) else f"{train:.3f}"]
+            if held:
+                cells.append("" if unseen is None else f"{unseen:.3f}")
+            table.add_row(label, *cells)
+
+        row("token width / values per patch", f"{rep.token_width} / {rep.patch_values}")
+        row("error of the latent mean (zero)", rep.zero_mse, rep.held_out_zero_mse)
+        row("error of repeating frame 0", rep.copy_mse, rep.held_out_copy_mse)
         for s, v in rep.x0_mse.items():
-            table.add_row(f"clean-estimate error at sigma {s:g}", f"{v:.3f}", *unseen(rep.held_out_x0_mse[s] if held else 0))
+            row(f"clean-estimate error at sigma {s:g}", v, (rep.held_out_x0_mse or {}).get(s))
         for kind, signal in (rep.map_signal or {}).items():
-            table.add_row(f"{kind} maps' latent signal in the boxes (/ video variance)", f"{signal:.3f}", *(("",) if held else ()))
-        table.add_row("inside the objects' boxes, sigma 1", f"{rep.object_x0_mse:.3f}", *unseen(rep.held_out_object_x0_mse or 0))
+            row(f"{kind} maps' latent signal in the boxes (/ video variance)", signal)
+        row("inside the objects' boxes, sigma 1", rep.object_x0_mse, rep.held_out_object_x0_mse)
         if rep.adapter_x0_mse:
-            table.add_row(f"with the {rep.adapter} adapter, inside the boxes, sigma 1", f"{rep.adapter_object_x0_mse:.3f}",
-                          *unseen(rep.held_out_adapter_object_x0_mse or 0))
+            row(f"with the {rep.adapter} adapter, inside the boxes, sigma 1", rep.adapter_object_x0_mse,
+                rep.held_out_adapter_object_x0_mse)
             for s, v in rep.adapter_x0_mse.items():
-                table.add_row(f"with the {rep.adapter} adapter (box maps), sigma {s:g}", f"{v:.3f}",
-                              *unseen(rep.held_out_adapter_x0_mse[s] if held else 0))
-        table.add_row("still video: latent change per frame", " ".join(f"{v:.3f}" for v in rep.static_drift), *(("",) if held else ()))
+                row(f"with the {rep.adapter} adapter (box maps), sigma {s:g}", v, (rep.held_out_adapter_x0_mse or {}).get(s))
+        row("still video: latent change per frame", " ".join(f"{v:.3f}" for v in rep.static_drift))
         console = Console()
         console.print(table)
         for line in rep.findings() or ["no problem found"]:
