@@ -4,7 +4,7 @@ Both adapters return ``list[Tensor]``, one ``(B, L, D)`` residual per DiT block,
 a zero-initialised projection, so at initialisation backbone + adapter == backbone.
 
 * :class:`ControlNetAdapter` copies the backbone's patch embedding (input = noisy latent
-  concatenated with the trajectory latent; the extra input channels' weights zero),
+  concatenated with the trajectory latent; the trajectory channels copy the latent ones),
   condition embedder, rope and every DiT block; block ``i``'s output goes through a
   zero-initialised ``Linear(D, D)``. It depends on the noisy state, the timestep and the text.
 * :class:`ResNetAdapter` is a light conv stack on the trajectory latent alone: a stem, then
@@ -101,15 +101,20 @@ class ControlNetAdapter(nn.Module):
         )
         self.proj = nn.ModuleList([_zero_linear(d, d) for _ in range(t.num_layers)])
         self.gradient_checkpointing = False
-        with torch.no_grad():  # the trajectory channels start silent
-            self.patch_embedding.weight[:, t.in_channels :].zero_()
 
     @torch.no_grad()
     def init_from_backbone(self, backbone: FlashMotionTransformer) -> "ControlNetAdapter":
-        """Copy patch embedding (latent channels), condition embedder and blocks from the backbone."""
+        """Copy patch embedding, condition embedder and blocks from the backbone.
+
+        The trajectory channels get the backbone's latent-channel weights too: a map's latent is
+        a VAE latent like the video's, so the copied blocks see it from the first step. Zeroed,
+        they would get no gradient until the zero projections had grown, and measured, they
+        stayed near zero through a whole stage 1 (the adapter then ignored the maps); the zero
+        projections alone keep backbone + adapter == backbone at initialisation.
+        """
         c = self.latent_channels
-        self.patch_embedding.weight.zero_()
         self.patch_embedding.weight[:, :c].copy_(backbone.patch_embedding.weight)
+        self.patch_embedding.weight[:, c:].copy_(backbone.patch_embedding.weight)
         self.patch_embedding.bias.copy_(backbone.patch_embedding.bias)
         self.condition_embedder.load_state_dict(backbone.condition_embedder.state_dict())
         for mine, theirs in zip(self.blocks, backbone.blocks, strict=True):
@@ -121,7 +126,7 @@ class ControlNetAdapter(nn.Module):
         """The adapter of :meth:`init_from_backbone` without a random initialisation first.
 
         Built on the meta device, given memory on the backbone's device (default dtype), then
-        filled: the backbone's weights, the trajectory channels and projections at zero, the
+        filled: the backbone's weights (trajectory channels included), the projections at zero, the
         rope tables rebuilt (non-persistent buffers, not in any state dict).
         """
         with torch.device("meta"):

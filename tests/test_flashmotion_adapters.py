@@ -78,18 +78,22 @@ def test_zero_init_adapter_leaves_backbone_unchanged(backbone, kind):
 def test_controlnet_copies_backbone(backbone):
     adapter = ControlNetAdapter(TINY).init_from_backbone(backbone)
     assert torch.equal(adapter.patch_embedding.weight[:, :48], backbone.patch_embedding.weight)
-    assert adapter.patch_embedding.weight[:, 48:].abs().sum() == 0
+    # The trajectory channels read a map's latent as the backbone reads a video's.
+    assert torch.equal(adapter.patch_embedding.weight[:, 48:], backbone.patch_embedding.weight)
     for a, b in zip(adapter.blocks[-1].state_dict().values(), backbone.blocks[-1].state_dict().values()):
         assert torch.equal(a, b)
     assert all(p.abs().sum() == 0 for p in adapter.proj.parameters())
-    # Copied blocks and zero trajectory channels: block i's hidden state equals the backbone's.
+    # Copied blocks: with an empty trajectory latent block i's hidden state equals the backbone's,
+    # and a trajectory changes it from the first step (zeroed channels would not).
     x, ts, text, traj = _inputs()
     with torch.no_grad():
         emb = backbone.embed(x, ts, text)
         h_backbone = backbone.blocks[0](emb.tokens, emb.text, emb.modulation, emb.rotary)
         adapter.proj[0].weight.copy_(torch.eye(adapter.proj[0].in_features))
-        res = adapter(x, ts, text, traj)
+        res = adapter(x, ts, text, torch.zeros_like(traj))
+        steered = adapter(x, ts, text, traj)
     assert torch.allclose(res[0], h_backbone, atol=1e-6)
+    assert (steered[0] - h_backbone).abs().max() > 1e-2
 
 
 def _count_block_calls(adapter) -> list[int]:

@@ -351,6 +351,29 @@ def test_base_generator_check_of_an_untrained_adapter_matches_the_generator(stag
                for f in rep.findings())
 
 
+def test_diagnostic_adapter_reads_the_video_latent_and_is_refused_as_a_parent(stage0, stage1, tmp_path):
+    """``adapter_input: video`` feeds the clip's own latent to the adapter (the upper bound of
+    steering): it trains different weights from the maps run, the check measures it on the video
+    latent, and no later stage takes it for a trajectory adapter."""
+    from flashmotion.training.checks import check_base_generator
+    from flashmotion.training.components import load_parent
+
+    cfg = mini("tiny-stage1-controlnet", steps=3, parent=str(stage0), adapter_input="video",
+               phases=[{"trajectory": "mask", "steps": 1}, {"trajectory": "box", "steps": 2}])
+    video = run(cfg, tmp_path / "video")
+    assert not _same(_weights(video, "adapter"), _weights(stage1, "adapter"))  # same seed and steps, other input
+    rep = check_base_generator(video, videos=1)
+    assert rep.adapter_reads == "video" and rep.adapter_x0_mse != rep.x0_mse
+    with pytest.raises(InputError, match="adapter_input: video"):
+        load_parent(video, "controlnet")
+    with pytest.raises(InputError, match="adapter_input must be maps or video"):
+        mini("tiny-stage1-controlnet", adapter_input="latent")
+    # a map adapter is measured on the maps asked for, and only box or mask maps
+    assert check_base_generator(stage1, videos=1, trajectory="mask").adapter_reads == "mask"
+    with pytest.raises(InputError, match="box or mask maps"):
+        check_base_generator(stage1, videos=1, trajectory="sparse_box")
+
+
 def test_base_generator_check_names_a_memorising_generator():
     from flashmotion.training.checks import MEMORISED_RATIO, BaseGeneratorReport
 

@@ -105,6 +105,7 @@ def register(app: typer.Typer) -> None:
         checkpoint: Path = typer.Argument(..., help="A base-generator checkpoint folder (a stage-0 output's final/; a stage-1 output's adds its adapter's effect)."),
         videos: int = typer.Option(4, "--videos", min=1, help="Scenes to measure on: this many training scenes and as many unseen ones."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the measurements to this JSON file."),
+        trajectory: str = typer.Option("box", "--trajectory", help="The maps a stage-1 folder's adapter reads: box (the benchmark's) or mask."),
     ) -> None:
         """Check a stage-0 generator before training adapters on it: token width, clean-estimate error by noise level, VAE latent drift."""
         from rich.console import Console
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
 
         if not (checkpoint / "flashmotion.json").is_file():
             raise InputError(f"{checkpoint} is not a FlashMotion checkpoint (no flashmotion.json); pass a stage-0 output's final/ folder")
-        rep = check_base_generator(checkpoint, videos)
+        rep = check_base_generator(checkpoint, videos, trajectory=trajectory)
         table = Table(title=f"{checkpoint} on {rep.videos} scenes each (normalised latents, later frames)")
         held = rep.held_out_x0_mse is not None
         table.add_column("measure")
@@ -139,10 +140,11 @@ def register(app: typer.Typer) -> None:
             row(f"{kind} maps' latent signal in the boxes (/ video variance)", signal)
         row("inside the objects' boxes, sigma 1", rep.object_x0_mse, rep.held_out_object_x0_mse)
         if rep.adapter_x0_mse:
-            row(f"with the {rep.adapter} adapter, inside the boxes, sigma 1", rep.adapter_object_x0_mse,
+            reads = "the video's own latent" if rep.adapter_reads == "video" else f"{rep.adapter_reads} maps"
+            row(f"with the {rep.adapter} adapter ({reads}), inside the boxes, sigma 1", rep.adapter_object_x0_mse,
                 rep.held_out_adapter_object_x0_mse)
             for s, v in rep.adapter_x0_mse.items():
-                row(f"with the {rep.adapter} adapter (box maps), sigma {s:g}", v, (rep.held_out_adapter_x0_mse or {}).get(s))
+                row(f"with the {rep.adapter} adapter ({reads}), sigma {s:g}", v, (rep.held_out_adapter_x0_mse or {}).get(s))
         row("still video: latent change per frame", " ".join(f"{v:.3f}" for v in rep.static_drift))
         console = Console()
         console.print(table)

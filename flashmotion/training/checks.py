@@ -16,7 +16,9 @@ beat its VAE, so each is measured on training videos in normalised latent space:
   training scenes of another data seed). A generator far better on its training scenes than
   on new ones has memorised them, and the benchmark's scenes are new ones;
 * with an adapter in the folder (a stage-1 output), ``adapter_x0_mse``: the clean-estimate
-  errors again with the adapter reading the scenes' box trajectories, over the whole latent and
+  errors again with the adapter reading the scenes' trajectories (box maps, the benchmark's, unless
+  asked for mask maps; a diagnostic adapter trained with ``adapter_input: video`` reads the video's
+  own latent, the upper bound of steering), over the whole latent and
   inside the objects' boxes (``object_*``, at sigma = 1: where the generator alone sees only
   the first frame, so cannot know where objects go). An adapter that steers lowers the error
   inside the boxes most; the whole-latent error also holds background and camera motion;
@@ -35,12 +37,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from flashbench.errors import InputError
+
 SIGMAS = (0.25, 0.5, 0.75, 1.0)
 HELD_OUT_SEED_OFFSET = 1_000_003  # data seed of the held-out scenes: seed + this, never a training seed
 MEMORISED_RATIO = 1.5  # held-out / training error at sigma = 1 above which the generator memorised
 MAP_SIGNAL_MIN = 0.1  # below this the maps barely reach the latent (rule of thumb, see map_signal)
 STEER_GAIN = 0.9  # an adapter that leaves more than this share of the error at sigma = 1 barely steers
-ADAPTER_TRAJECTORY = "box"  # the benchmark's trajectory type
+ADAPTER_TRAJECTORY = "box"  # the benchmark's trajectory type, what the adapter reads by default
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class BaseGeneratorReport:
     held_out_copy_mse: float | None = None
     held_out_x0_mse: dict[float, float] | None = None
     adapter: str | None = None
+    adapter_reads: str | None = None  # box or mask maps, or "video" (a diagnostic adapter)
     adapter_x0_mse: dict[float, float] | None = None
     held_out_adapter_x0_mse: dict[float, float] | None = None
     object_x0_mse: float | None = None  # sigma = 1, inside the objects' boxes, generator alone
@@ -145,9 +150,13 @@ def _held_out(data):
 
 
 @torch.no_grad()
-def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0) -> BaseGeneratorReport:
+def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0,
+                         trajectory: str = ADAPTER_TRAJECTORY) -> BaseGeneratorReport:
     """Measure a base-generator checkpoint on the first ``videos`` of its training videos (and,
-    for synthetic data, on as many scenes it never saw)."""
+    for synthetic data, on as many scenes it never saw); an adapter in the folder reads the
+    ``trajectory`` maps (box or mask)."""
+    if trajectory not in ("box", "mask"):
+        raise InputError(f"trajectory {trajectory!r}: the adapter can be measured on box or mask maps")
     from ..assemble import checkpoint_components
     from ..model import FlashMotionModel
     from ..samplers import first_frame_token_mask, predict_x0
@@ -158,7 +167,10 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0)
     from ..loading import read_checkpoint_meta
 
     # the generator is measured alone; an adapter in the folder (loaded as what it is) is measured apart
-    has_adapter = read_checkpoint_meta(Path(checkpoint)).get("adapter")
+    meta = read_checkpoint_meta(Path(checkpoint))
+    has_adapter = meta.get("adapter")
+    reads = meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps")
+    reads = (trajectory if reads == "maps" else reads) if has_adapter else None
     kind = has_adapter or "controlnet"
     comps = checkpoint_components(checkpoint, kind, "slow")
     cfg = comps.config
@@ -180,7 +192,7 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0)
             mask = first_frame_token_mask(comps.transformer.token_grid(x0.shape), x0.device)
             sums["zero"] += float(_later(x0).pow(2).mean())
             sums["copy"] += float((_later(x0) - x0[:, :, :1]).pow(2).mean())
-            traj = codec.encode(trajectory_maps(raw.annotation, ADAPTER_TRAJECTORY, data)) if steered else None
+            traj = None if steered is None else x0 if reads == "video" else codec.encode(trajectory_maps(raw.annotation, reads, data))
             region = _later(_box_region(raw.annotation, tuple(x0.shape)))
             video_var = float(x0.var())
             for k in ("box", "mask"):
@@ -217,7 +229,7 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0)
         static_drift=[float(v) for v in drift],
         held_out_zero_mse=held["zero"] if held else None, held_out_copy_mse=held["copy"] if held else None,
         held_out_x0_mse={s: held[s] for s in SIGMAS} if held else None,
-        adapter=has_adapter or None, adapter_x0_mse=steer(train), held_out_adapter_x0_mse=steer(held),
+        adapter=has_adapter or None, adapter_reads=reads, adapter_x0_mse=steer(train), held_out_adapter_x0_mse=steer(held),
         map_signal={k: train[f"signal_{k}"] for k in ("box", "mask")},
         object_x0_mse=train["object"], held_out_object_x0_mse=held["object"] if held else None,
         adapter_object_x0_mse=train["adapter_object"] if has_adapter else None,

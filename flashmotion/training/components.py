@@ -67,6 +67,9 @@ def load_parent(path: str | Path, adapter_kind: str | None = None) -> Parent:
         loading.load_checkpoint_component(path, name, module)
         return _no_meta(module, f"{path}/{name}")
 
+    if adapter_kind and meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps") != "maps":
+        raise InputError(f"{path}: its adapter was trained on the videos' own latents (adapter_input: video, a diagnostic), "
+                         f"not on trajectory maps; train stage 1 with adapter_input: maps")
     adapter = None
     if adapter_kind is not None and "adapter" in have:
         if meta.get("adapter") not in (None, adapter_kind):

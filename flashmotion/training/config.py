@@ -136,6 +136,10 @@ class StageConfig:
     fsdp: bool = False  # FSDP2 (fully_shard) over transformer blocks (real configs)
     mixed_precision: str = "no"  # no | bf16
     gradient_checkpointing: bool = False
+    # stage 1: what the adapter reads. "maps": the VAE latents of the trajectory maps (always, for a
+    # real adapter); "video": the clip's own latent, a diagnostic upper bound of steering that tells
+    # a map encoding too weak to read from an adapter that cannot learn (not a trajectory model)
+    adapter_input: str = "maps"
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     phases: tuple[Phase, ...] = ()
@@ -159,6 +163,8 @@ class StageConfig:
                 raise InputError(f"config: {key} must be 1 more than a multiple of 4 (the VAE's frame count), got {n}")
         if not 0.0 <= self.vae.map_share <= 1.0:
             raise InputError(f"config: vae.map_share is a share of the steps, between 0 and 1, got {self.vae.map_share}")
+        if self.adapter_input not in ("maps", "video"):
+            raise InputError(f"config: adapter_input must be maps or video, got {self.adapter_input!r}")
         for p in self.phases:
             if p.trajectory not in ("mask", "box", "sparse_box"):
                 raise InputError(f"config: phase trajectory must be mask, box or sparse_box, got {p.trajectory!r}")

@@ -315,8 +315,8 @@ def train_stage1(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
               name=f"stage1: {cfg.adapter}")
 
     def step_fn(batch, step):
-        kind = cfg.trajectory_at(step)
-        loss = _flow_step(model, c, batch, step, batch["traj"][kind])
+        traj = batch["latents"] if cfg.adapter_input == "video" else batch["traj"][cfg.trajectory_at(step)]
+        loss = _flow_step(model, c, batch, step, traj)
         norm = optimizer_step(opt, loss, ctx, cfg.optim.grad_clip, scheduled_lr(cfg.optim.lr, step, cfg.steps, cfg.optim.warmup, cfg.optim.decay))
         return {"flow_loss": float(loss.detach()), "grad_norm": norm}
 
@@ -325,7 +325,9 @@ def train_stage1(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         return Path(out)
     return write_output(out, {"transformer": base, "adapter": adapter, "vae": parent.vae, "text_encoder": parent.text_model},
                         parent.config, cfg, c.provenance(), cfg.adapter,
-                        notes=f"tiny reference SlowAdapter ({cfg.adapter}) on the SlowGenerator (stage 1)", ctx=ctx)
+                        notes=(f"DIAGNOSTIC adapter ({cfg.adapter}) that reads the video's own latent, not trajectory maps (stage 1)"
+                               if cfg.adapter_input == "video" else
+                               f"tiny reference SlowAdapter ({cfg.adapter}) on the SlowGenerator (stage 1)"), ctx=ctx)
 
 
 # --------------------------------------------------------------------------- rollout
