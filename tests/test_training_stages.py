@@ -351,6 +351,20 @@ def test_base_generator_check_of_an_untrained_adapter_matches_the_generator(stag
                for f in rep.findings())
 
 
+def test_stage1_adapter_init_continues_an_earlier_adapter(stage0, stage1, tmp_path):
+    """``adapter_init`` starts stage 1 from an earlier stage-1 output's adapter (a box phase after
+    a mask run): with no steps the output's adapter is that one, bit for bit, and its hash is a parent."""
+    from flashmotion.loading import read_checkpoint_meta
+
+    cfg = mini("tiny-stage1-controlnet", steps=0, phases=[], parent=str(stage0), adapter_init=str(stage1))
+    out = run(cfg, tmp_path / "continued")
+    assert _same(_weights(out, "adapter"), _weights(stage1, "adapter"))
+    sha = read_checkpoint_meta(stage1)["components"]["adapter"]["sha256"]
+    assert read_checkpoint_meta(out)["provenance"]["parents"]["adapter_init"] == sha
+    with pytest.raises(InputError, match="holds a controlnet adapter, not a resnet one"):
+        run(mini("tiny-stage1-resnet", steps=0, phases=[], parent=str(stage0), adapter_init=str(stage1)), tmp_path / "rn")
+
+
 def test_diagnostic_adapter_reads_the_video_latent_and_is_refused_as_a_parent(stage0, stage1, tmp_path):
     """``adapter_input: video`` feeds the clip's own latent to the adapter (the upper bound of
     steering): it trains different weights from the maps run, the check measures it on the video

@@ -140,6 +140,7 @@ class StageConfig:
     # real adapter); "video": the clip's own latent, a diagnostic upper bound of steering that tells
     # a map encoding too weak to read from an adapter that cannot learn (not a trajectory model)
     adapter_input: str = "maps"
+    adapter_init: str | None = None  # stage 1: start the adapter from this stage-1 output's (same generator), e.g. a box phase after a mask run
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     phases: tuple[Phase, ...] = ()

@@ -307,11 +307,12 @@ def train_stage1(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     torch.manual_seed(cfg.seed)  # the ResNet's random init
     adapter = build_adapter(cfg.adapter, parent.config, base).train().requires_grad_(True)
     adapter.gradient_checkpointing = cfg.gradient_checkpointing
+    init = {"adapter_init": init_adapter(cfg.adapter_init, adapter, cfg.adapter, parent)} if cfg.adapter_init else {}
     model = FlashMotionModel(base, adapter)
     c = Context(cfg, parent, ctx, progress)
     _maybe_shard(cfg, ctx, model)
     opt = make_optimizer(adapter.parameters(), cfg.optim.lr, cfg.optim)
-    run = Run(cfg, out, Tracked({"adapter": adapter}, {"adapter": opt}), ctx, c.provenance(), resume, progress,
+    run = Run(cfg, out, Tracked({"adapter": adapter}, {"adapter": opt}), ctx, c.provenance(init), resume, progress,
               name=f"stage1: {cfg.adapter}")
 
     def step_fn(batch, step):
@@ -324,10 +325,24 @@ def train_stage1(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     if stop_after is not None and stop_after < cfg.steps:
         return Path(out)
     return write_output(out, {"transformer": base, "adapter": adapter, "vae": parent.vae, "text_encoder": parent.text_model},
-                        parent.config, cfg, c.provenance(), cfg.adapter,
+                        parent.config, cfg, c.provenance(init), cfg.adapter,
                         notes=(f"DIAGNOSTIC adapter ({cfg.adapter}) that reads the video's own latent, not trajectory maps (stage 1)"
                                if cfg.adapter_input == "video" else
                                f"tiny reference SlowAdapter ({cfg.adapter}) on the SlowGenerator (stage 1)"), ctx=ctx)
+
+
+def init_adapter(folder: str, adapter, kind: str, parent: Parent) -> str:
+    """Load the adapter of an earlier stage-1 output (same kind, same generator) into ``adapter``;
+    its SHA-256. On ``--resume`` the run's own checkpoint replaces these weights."""
+    meta = loading.read_checkpoint_meta(Path(folder))
+    if meta.get("adapter") != kind:
+        raise InputError(f"adapter_init {folder}: holds a {meta.get('adapter') or 'no'} adapter, not a {kind} one")
+    if meta["components"]["transformer"]["sha256"] != parent.meta["components"]["transformer"]["sha256"]:
+        raise InputError(f"adapter_init {folder}: trained on another generator than parent {parent.path}; use a stage-1 output of this parent")
+    if meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps") != "maps":
+        raise InputError(f"adapter_init {folder}: its adapter read the videos' own latents (adapter_input: video), not maps")
+    loading.load_checkpoint_component(folder, "adapter", adapter)
+    return meta["components"]["adapter"]["sha256"]
 
 
 # --------------------------------------------------------------------------- rollout
