@@ -336,7 +336,8 @@ def init_adapter(folder: str, adapter, kind: str, parent: Parent) -> str:
     its SHA-256. On ``--resume`` the run's own checkpoint replaces these weights."""
     meta = loading.read_checkpoint_meta(Path(folder))
     if meta.get("adapter") != kind:
-        raise InputError(f"adapter_init {folder}: holds a {meta.get('adapter') or 'no'} adapter, not a {kind} one")
+        held = f"a {meta['adapter']} adapter" if meta.get("adapter") else "no adapter (a stage-0 output?)"
+        raise InputError(f"adapter_init {folder}: holds {held}, not a {kind} one; use a stage-1 output with a {kind} adapter")
     if meta["components"]["transformer"]["sha256"] != parent.meta["components"]["transformer"]["sha256"]:
         raise InputError(f"adapter_init {folder}: trained on another generator than parent {parent.path}; use a stage-1 output of this parent")
     if meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps") != "maps":
