@@ -162,6 +162,7 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0,
     from ..samplers import first_frame_token_mask, predict_x0
     from ..text import TextEncoder
     from ..vae import VideoCodec
+    from .components import adapter_input_of
     from .data import iter_source, trajectory_maps
 
     from ..loading import read_checkpoint_meta
@@ -169,8 +170,7 @@ def check_base_generator(checkpoint: str | Path, videos: int = 4, seed: int = 0,
     # the generator is measured alone; an adapter in the folder (loaded as what it is) is measured apart
     meta = read_checkpoint_meta(Path(checkpoint))
     has_adapter = meta.get("adapter")
-    reads = meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps")
-    reads = (trajectory if reads == "maps" else reads) if has_adapter else None
+    reads = None if not has_adapter else trajectory if adapter_input_of(meta) == "maps" else adapter_input_of(meta)
     kind = has_adapter or "controlnet"
     comps = checkpoint_components(checkpoint, kind, "slow")
     cfg = comps.config

@@ -52,6 +52,11 @@ class Parent:
         return sha256_json({k: v["sha256"] for k, v in sorted(self.meta["components"].items())})
 
 
+def adapter_input_of(meta: dict[str, Any]) -> str:
+    """What a stage-1 output's adapter was trained to read: "maps", or "video" (a diagnostic)."""
+    return meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps")
+
+
 def load_parent(path: str | Path, adapter_kind: str | None = None) -> Parent:
     path = Path(path)
     meta = loading.read_checkpoint_meta(path)
@@ -67,7 +72,7 @@ def load_parent(path: str | Path, adapter_kind: str | None = None) -> Parent:
         loading.load_checkpoint_component(path, name, module)
         return _no_meta(module, f"{path}/{name}")
 
-    if adapter_kind and meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps") != "maps":
+    if adapter_kind and adapter_input_of(meta) != "maps":
         raise InputError(f"{path}: its adapter was trained on the videos' own latents (adapter_input: video, a diagnostic), "
                          f"not on trajectory maps; train stage 1 with adapter_input: maps")
     adapter = None

@@ -30,7 +30,7 @@ from ..samplers import first_frame_token_mask, fewstep_chain, paste_first_frame,
 from ..schedules import add_noise
 from . import data as D
 from . import losses as L
-from .components import Parent, code_version, fresh_components, frozen_copy, load_parent, write_output
+from .components import Parent, adapter_input_of, code_version, fresh_components, frozen_copy, load_parent, write_output
 from .config import StageConfig
 from .discriminator import Discriminator
 from .loop import Run, Tracked, ema_update, make_optimizer, optimizer_step, scheduled_lr
@@ -340,7 +340,7 @@ def init_adapter(folder: str, adapter, kind: str, parent: Parent) -> str:
         raise InputError(f"adapter_init {folder}: holds {held}, not a {kind} one; use a stage-1 output with a {kind} adapter")
     if meta["components"]["transformer"]["sha256"] != parent.meta["components"]["transformer"]["sha256"]:
         raise InputError(f"adapter_init {folder}: trained on another generator than parent {parent.path}; use a stage-1 output of this parent")
-    if meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps") != "maps":
+    if adapter_input_of(meta) != "maps":
         raise InputError(f"adapter_init {folder}: its adapter read the videos' own latents (adapter_input: video), not maps")
     loading.load_checkpoint_component(folder, "adapter", adapter)
     return meta["components"]["adapter"]["sha256"]
