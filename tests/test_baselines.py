@@ -153,15 +153,13 @@ def test_recipe_chains_every_baseline_and_ablation_from_the_reference_runs():
 
     runs = RECIPES["tiny-baselines"]
     assert runs[: len(TINY_REFERENCE)] == TINY_REFERENCE  # finished reference runs are reused, not retrained
-    seen = set()
-    for run, config, parent, generator in runs:
-        cfg = load_config(config)
-        assert parent is None or parent in seen and generator in (None, *seen)
+    for run in runs:
+        cfg = load_config(run.config)
         if cfg.stage in ("baseline", "stage3"):
-            assert parent == f"stage1-{cfg.adapter}" and generator == "stage2"
-        seen.add(run)
+            assert run.link("parent") == f"stage1-{cfg.adapter}" and run.link("generator") == "stage2"
+    names = {run.name for run in runs}
     assert {f"{m}-{a}" for m in ("dmd", "gan", "lcm") for a in ("resnet", "controlnet")} <= set(RECIPE_ALIASES["tiny-baselines"])
-    assert sum(r.startswith("ablation-") for r in seen) == 12 and sum(r.startswith("baseline-") for r in seen) == 6
+    assert sum(r.startswith("ablation-") for r in names) == 12 and sum(r.startswith("baseline-") for r in names) == 6
     with pytest.raises(InputError, match="baseline.method"):
         load_config("tiny-baseline-lcm-resnet", {"baseline": {"method": "sgd"}})
 
@@ -204,3 +202,36 @@ def test_every_baseline_evaluates_from_its_shipped_checkpoint(shipped_baseline_r
     assert gen["extra"]["teacher"] == f"wan-{alias.split('-')[1]}-50step" and gen["extra"]["baseline"] == alias.split("-")[0]
     assert res["overall"]["n_scored"] == 2 and res["overall"]["n_failed"] == 0
     assert 0 <= res["overall"]["mask_iou"] <= 100 and res["overall"]["fvd"] > 0
+
+
+@pytest.mark.parametrize("name", ["tiny-reference", "tiny-quick", "tiny-baselines"])
+def test_recipe_fills_each_link_with_an_earlier_runs_output_and_skips_finished_runs(name, tmp_path, monkeypatch):
+    import json
+
+    from flashmotion.training import recipe
+
+    calls = []
+
+    def fake_runner(stage):
+        def train(cfg, out, ctx, resume, progress):
+            calls.append((out.name, cfg, resume))
+            (out / "final").mkdir(parents=True)
+            (out / "final" / "flashmotion.json").write_text(json.dumps({"stage": stage}))
+        return train
+
+    monkeypatch.setattr(recipe, "_runner", fake_runner)
+    runs = recipe.RECIPES[name]
+    (tmp_path / runs[0].name / "final").mkdir(parents=True)  # a finished first run is not retrained
+    (tmp_path / runs[0].name / "final" / "flashmotion.json").write_text("{}")
+    (tmp_path / runs[1].name).mkdir()  # an interrupted second run resumes
+    done = recipe.run_recipe(name, tmp_path, DistContext(), progress=False)
+    assert [c[0] for c in calls] == [r.name for r in runs[1:]] and set(done) == {r.name for r in runs}
+    assert calls[0][2] is True and not any(c[2] for c in calls[1:])
+    for (_, cfg, _), run in zip(calls, runs[1:]):
+        for key, source in run.links:
+            node = cfg
+            for part in key.split("."):
+                node = getattr(node, part)
+            assert node == str(tmp_path / source / "final") and source in [r.name for r in runs[: runs.index(run)]]
+    stages = {run.name: cfg.stage for (_, cfg, _), run in zip(calls, runs[1:])}
+    assert all(stages[r.name] == "stage1" for r in runs if r.name.startswith("stage1-"))

@@ -120,7 +120,7 @@ class BaselineConfig:
 @dataclass(frozen=True)
 class StageConfig:
     stage: str
-    model: str = "tiny"  # a flashmotion model config name
+    model: str = "tiny"  # a flashmotion model config name (stage 0 builds it; later stages take their parent's)
     adapter: str | None = None  # controlnet | resnet (stages 1 and 3)
     parent: str | None = None  # checkpoint folder (or recipe-relative name) of the previous stage
     generator: str | None = None  # stage 3: the FastGenerator checkpoint (stage 2 output)
