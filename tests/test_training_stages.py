@@ -465,3 +465,24 @@ def test_vae_clips_draw_maps_at_the_configured_share_and_replay_older_runs():
         load_config("tiny-stage0", {"vae": {"map_share": 1.5}})
     with pytest.raises(InputError, match="vae.map_frames must be 1 more than a multiple of 4"):
         load_config("tiny-stage0", {"vae": {"map_frames": 30}})
+
+
+def test_code_version_names_the_commit_and_a_changed_tracked_file(tmp_path):
+    import subprocess
+
+    from flashmotion.training.components import code_version, git_revision
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+
+    assert git_revision(tmp_path) == ""  # not a checkout
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    head = git("rev-parse", "--short", "HEAD")
+    (tmp_path / "notes.txt").write_text("untracked\n")
+    assert git_revision(tmp_path) == head  # untracked files do not count
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert git_revision(tmp_path) == f"{head}.dirty"
+    assert code_version() is code_version()  # read once per process: a long run keeps the commit it started from
