@@ -39,10 +39,11 @@ def _run(name: str, config: str, **links: str) -> RecipeRun:
     return RecipeRun(name, config, tuple((k.replace("__", "."), v) for k, v in links.items()))
 
 
-# The width-192 reference set (measured, not shipped yet: docs/training.md). The VAE is trained, then fine-tuned twice on still clips (9, then 33 frames) so
-# that its latents do not drift over a video; the width-192 generator learns 512 scenes on it.
-# The ControlNet's stage 1 ran as three runs (masks; boxes; more boxes), each measured before the
-# next was chosen (docs/training.md); the ResNet ran the same 4000 + 5000 steps in one.
+# The width-192 reference set (measured, not shipped yet: docs/training.md). The VAE is trained,
+# then fine-tuned twice on still clips (9, then 33 frames) so that its latents do not drift over a
+# video; the width-192 generator learns 512 scenes on it. The ControlNet's stage 1 ran as three
+# runs (masks; boxes; more boxes), each measured before the next was chosen; the ResNet ran the
+# same 4000 + 5000 steps in one.
 TINY_REFERENCE = (
     _run("stage0-vae", "tiny-stage0-vae"),
     _run("stage0-vae-still9", "tiny-stage0-vae-still9", vae__init="stage0-vae"),
