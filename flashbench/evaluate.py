@@ -25,7 +25,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +44,7 @@ from .errors import FlashBenchError, InputError
 from .generators.base import GenerationRequest, Generator, as_generated
 from .generators.builtin import safe_name
 from .protocol import Protocol
-from .provenance import code_hash, package_versions
+from .provenance import code_hash, git_revision, package_versions
 from .seeding import item_seed
 from .utils.atomic import atomic_path, atomic_write_json, sha256_json
 
@@ -530,11 +529,7 @@ def drop_features(p: Plan, outcomes: Sequence[VideoOutcome]) -> None:
 def environment(device: str) -> dict[str, Any]:
     import torch
 
-    git = None
-    try:
-        git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        pass
+    git = git_revision(Path(__file__).parent, short=False) or None
     hw = platform.processor() or platform.machine()
     if device.startswith("cuda") and torch.cuda.is_available():
         hw = torch.cuda.get_device_name(0)

@@ -7,6 +7,7 @@ and per-video scores); :func:`package_versions` is recorded in every ``results.j
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,17 @@ def _ffmpeg_versions() -> dict[str, str] | None:
     except ImportError:
         return None
     return {lib: ".".join(str(v) for v in ver) for lib, ver in sorted(av.library_versions.items())}
+
+
+def git_revision(folder: Path, short: bool = True) -> str:
+    """``HEAD``'s (short) hash for the checkout holding ``folder``, ``.dirty`` appended when a tracked
+    file differs from it (untracked files do not count); "" outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, cwd=folder, check=False).stdout.strip()
+
+    try:
+        rev = git("rev-parse", *(["--short"] if short else []), "HEAD")
+        dirty = bool(rev) and bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{rev}.dirty" if dirty else rev

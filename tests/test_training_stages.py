@@ -470,7 +470,8 @@ def test_vae_clips_draw_maps_at_the_configured_share_and_replay_older_runs():
 def test_code_version_names_the_commit_and_a_changed_tracked_file(tmp_path):
     import subprocess
 
-    from flashmotion.training.components import code_version, git_revision
+    from flashbench.provenance import git_revision
+    from flashmotion.training.components import code_version
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
@@ -485,4 +486,5 @@ def test_code_version_names_the_commit_and_a_changed_tracked_file(tmp_path):
     assert git_revision(tmp_path) == head  # untracked files do not count
     (tmp_path / "a.py").write_text("x = 2\n")
     assert git_revision(tmp_path) == f"{head}.dirty"
+    assert git_revision(tmp_path, short=False) == git("rev-parse", "HEAD") + ".dirty"  # the evaluation's form
     assert code_version() is code_version()  # read once per process: a long run keeps the commit it started from

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,29 +90,17 @@ def fresh_components(cfg: ModelConfig, seed: int) -> Parent:
     return Parent(None, {}, cfg, build_transformer(cfg), None, build_vae(cfg), build_text_model(cfg))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_version() -> str:
     """The package version and the commit the running code came from, read once per process: a
     run that outlives a commit records the commit it started from (its first call is at the
     start of every run)."""
+    from flashbench.provenance import git_revision
+
     from .. import __version__
 
     rev = git_revision(Path(__file__).parent)
     return f"{__version__}+{rev}" if rev else __version__
-
-
-def git_revision(folder: Path) -> str:
-    """``HEAD``'s short hash for the checkout holding ``folder``, ``.dirty`` appended when a tracked
-    file differs from it (untracked files do not count); "" outside a git checkout."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, cwd=folder).stdout.strip()
-
-    try:
-        rev = git("rev-parse", "--short", "HEAD")
-        dirty = bool(rev) and bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return f"{rev}.dirty" if dirty else rev
 
 
 def write_output(out: Path, components: dict[str, nn.Module], cfg: ModelConfig, stage_cfg, provenance: dict[str, Any],
