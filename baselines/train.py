@@ -132,7 +132,7 @@ def _gan(cfg: StageConfig, s: Setup) -> tuple[Tracked, StepFn]:
     def step_fn(batch, step):
         x0, first, text, traj, mask = s.inputs(batch, step)
         logs: dict[str, float] = {}
-        sigma = c.sigmas(step, "gan-t", g.t_min, g.t_max)
+        sigma = c.sigmas(step, "gan-t", g.t_min, g.t_max, g.timestep_shift)
         s5 = sigma.view(-1, 1, 1, 1, 1)
         n_fake, n_real = c.noise(x0.shape[1:], step, "gan-fake"), c.noise(x0.shape[1:], step, "gan-real")
         update_adapter = step % g.adapter_every == 0

@@ -96,6 +96,24 @@ def test_stage3_trains_adapter_and_heads_only(stage1, stage2, tmp_path):
     assert {"disc_loss", "gan_loss", "diffusion_loss", "lambda"} <= set(rows[0])
 
 
+@pytest.mark.parametrize("gan_shift", [None, 1.0])
+def test_stage3_discriminator_noise_levels_follow_their_own_shift(stage1, stage2, tmp_path, monkeypatch, gan_shift):
+    from flashmotion.training import data as D
+    from flashmotion.training import losses as L
+    from flashmotion.training.discriminator import Discriminator
+
+    seen = []
+    forward = Discriminator.forward
+    monkeypatch.setattr(Discriminator, "forward", lambda self, x, sigma, *a: seen.append(sigma) or forward(self, x, sigma, *a))
+    cfg = mini("tiny-stage3-controlnet", steps=2, parent=str(stage1), generator=str(stage2), timestep_shift=5.0,
+               phases=[{"trajectory": "box", "steps": 2}], gan={"blocks": [0, 1], "timestep_shift": gan_shift})
+    run(cfg, tmp_path / "s3")
+    expected = [L.training_sigmas(D.sample_uniform(0, step, [0, 1], "gan-t"), gan_shift or 5.0, 20.0, 980.0)
+                for step in (0, 1)]
+    # step 0: real, fake, then the adapter's generator loss; step 1: real, fake
+    assert [s.tolist() for s in seen] == [expected[0].tolist()] * 3 + [expected[1].tolist()] * 2
+
+
 def test_kill_and_resume_gives_the_same_weights(stage0, tmp_path):
     cfg = mini("tiny-stage1-resnet", steps=4, parent=str(stage0), checkpoint_every=2,
                phases=[{"trajectory": "mask", "steps": 2}, {"trajectory": "box", "steps": 2}])

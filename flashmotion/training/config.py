@@ -102,6 +102,10 @@ class GANConfig:
     lambda_max: float | None = None
     t_min: float = 20.0
     t_max: float = 980.0
+    # The discriminator's noise levels: None takes the stage's timestep_shift. A shift made for
+    # large latents puts most draws where real and generated latents are indistinguishable
+    # under the noise; small latents need less (the discriminator then learns at all).
+    timestep_shift: float | None = None
 
 
 @dataclass(frozen=True)

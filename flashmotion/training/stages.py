@@ -74,9 +74,10 @@ class Context:
     def noise(self, shape, step: int, what: str) -> Tensor:
         return D.sample_noise(shape, self.cfg.seed, step, self.global_indices(), what)
 
-    def sigmas(self, step: int, what: str, t_min: float = 0.0, t_max: float = 1000.0) -> Tensor:
+    def sigmas(self, step: int, what: str, t_min: float = 0.0, t_max: float = 1000.0,
+               shift: float | None = None) -> Tensor:
         u = D.sample_uniform(self.cfg.seed, step, self.global_indices(), what)
-        return L.training_sigmas(u, self.cfg.timestep_shift, t_min, t_max)
+        return L.training_sigmas(u, self.cfg.timestep_shift if shift is None else shift, t_min, t_max)
 
     def step_randint(self, step: int, what: str, high: int) -> int:
         g = torch.Generator().manual_seed(D.hash_seed(self.cfg.seed, what, step))
@@ -480,7 +481,7 @@ def train_stage3(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         first, text, traj = x0[:, :, :1], batch["text"], batch["traj"][kind]
         mask = c.token_mask(x0, fast_t)
         logs: dict[str, float] = {}
-        sigma = c.sigmas(step, "gan-t", g.t_min, g.t_max)
+        sigma = c.sigmas(step, "gan-t", g.t_min, g.t_max, g.timestep_shift)
         n_fake, n_real = c.noise(x0.shape[1:], step, "gan-fake"), c.noise(x0.shape[1:], step, "gan-real")
         s5 = sigma.view(-1, 1, 1, 1, 1)
         update_adapter = step % g.adapter_every == 0
