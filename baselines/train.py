@@ -40,6 +40,7 @@ from flashmotion.training.loop import (
     Tracked,
     ema_update,
     make_optimizer,
+    report_discriminator,
     optimizer_step,
     scheduled_lr,
 )
@@ -135,7 +136,7 @@ def _gan(cfg: StageConfig, s: Setup) -> tuple[Tracked, StepFn]:
         sigma = c.sigmas(step, "gan-t", g.t_min, g.t_max, g.timestep_shift)
         s5 = sigma.view(-1, 1, 1, 1, 1)
         n_fake, n_real = c.noise(x0.shape[1:], step, "gan-fake"), c.noise(x0.shape[1:], step, "gan-real")
-        update_adapter = step % g.adapter_every == 0
+        update_adapter = L.adapter_updates_at(step, g)
         x_fake = rollout(s.student, c, batch, step, traj, with_grad=update_adapter)
         with torch.no_grad():
             xt_fake, xt_real = add_noise(x_fake.detach(), n_fake, s5), add_noise(x0, n_real, s5)
@@ -209,8 +210,10 @@ def train_baseline(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool =
     run.loop(s.c.batches(run.start, cfg.steps), step_fn, stop_after)
     if stop_after is not None and stop_after < cfg.steps:
         return Path(out)
+    provenance = {**s.provenance(), "method": method}
+    if method == "gan":
+        provenance["discriminator"] = report_discriminator(run.log_path, run.name, ctx)
     return write_output(out, {"transformer": s.fast_t, "adapter": s.adapter, "vae": s.slow.vae,
-                              "text_encoder": s.slow.text_model}, s.slow.config, cfg,
-                        {**s.provenance(), "method": method}, cfg.adapter,
+                              "text_encoder": s.slow.text_model}, s.slow.config, cfg, provenance, cfg.adapter,
                         notes=f"tiny {method.upper()} baseline: {cfg.adapter} adapter distilled from the SlowAdapter "
                               f"on the SlowGenerator onto the 4-step FastGenerator", ctx=ctx)

@@ -127,6 +127,14 @@ def test_diffusion_scale_schedules(kind, step, expected):
     assert L.diffusion_scale(10_000, capped) == 0.05
 
 
+def test_discriminator_warmup_delays_the_adapter_and_its_lambda():
+    cfg = GANConfig(adapter_every=5, disc_warmup=12, lambda_rate=0.25e-3)
+    assert [s for s in range(30) if L.adapter_updates_at(s, cfg)] == [12, 17, 22, 27]
+    assert L.diffusion_scale(12, cfg) == 0.0 and L.diffusion_scale(412, cfg) == pytest.approx(0.1)
+    no_gan = GANConfig(adapter_every=5, disc_warmup=12, gan_loss=False)  # no discriminator to warm up
+    assert [s for s in range(12) if L.adapter_updates_at(s, no_gan)] == [0, 5, 10]
+
+
 def test_learning_rate_schedule_warms_up_then_decays_to_zero():
     from flashmotion.training.loop import scheduled_lr
 

@@ -94,6 +94,25 @@ def test_stage3_trains_adapter_and_heads_only(stage1, stage2, tmp_path):
 
     rows = list(csv.DictReader(open(tmp_path / "s3" / "losses.csv")))
     assert {"disc_loss", "gan_loss", "diffusion_loss", "lambda"} <= set(rows[0])
+    import json
+
+    disc = json.loads((out / "flashmotion.json").read_text())["provenance"]["discriminator"]
+    assert disc["last_steps"] == 1 and disc["mean_loss_last_steps"] == pytest.approx(float(rows[-1]["disc_loss"]), abs=1e-4)
+
+
+def test_discriminator_summary_names_a_discriminator_at_chance(tmp_path, capsys):
+    from flashmotion.training.loop import discriminator_summary, report_discriminator
+
+    log = tmp_path / "losses.csv"
+    log.write_text("step,disc_loss,gan_loss\n" + "".join(f"{i},{1.3863 if i >= 8 else 0.5},\n" for i in range(10)))
+    assert discriminator_summary(log) == {"mean_loss_last_steps": 1.3863, "last_steps": 2, "chance": 1.3863,
+                                          "at_chance": True}
+    assert report_discriminator(log, "stage3: controlnet", DistContext())["at_chance"]
+    assert "stage3: controlnet: the discriminator stayed at chance" in capsys.readouterr().err
+    log.write_text("step,disc_loss\n" + "".join(f"{i},{0.9 + i / 100}\n" for i in range(10)))
+    assert discriminator_summary(log)["at_chance"] is False and discriminator_summary(log)["mean_loss_last_steps"] == 0.985
+    log.write_text("step,dmd_loss\n0,0.1\n")
+    assert discriminator_summary(log) is None and discriminator_summary(tmp_path / "missing.csv") is None
 
 
 @pytest.mark.parametrize("gan_shift", [None, 1.0])

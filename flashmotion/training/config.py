@@ -93,6 +93,10 @@ class GANConfig:
     blocks: tuple[int, ...] = (-1,)  # backbone blocks read by the heads (negative: from the end)
     disc_lr: float = 2e-6
     adapter_every: int = 5  # adapter updated every 5th step, discriminator every step
+    # Steps at the start in which only the discriminator trains. From fresh heads the adapter's
+    # first adversarial steps (Adam: full-size steps whatever the gradient's size) erase the
+    # little the heads have learnt, and the discriminator can stay at chance for the whole run.
+    disc_warmup: int = 0
     diffusion_loss: bool = True
     gan_loss: bool = True
     lambda_schedule: str = "linear"  # linear (eq. 7), decreasing, fixed

@@ -241,3 +241,36 @@ def plot_losses(csv_path: Path, png_path: Path, title: str) -> None:
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, dpi=90)
     plt.close(fig)
+
+
+CHANCE_DISC_LOSS = 2.0 * math.log(2.0)  # softplus(-0) + softplus(0): D that cannot tell real from fake
+
+
+def discriminator_summary(csv_path: Path, tail: float = 0.2, margin: float = 0.025) -> dict[str, Any] | None:
+    """How the discriminator fared: its mean loss over the last ``tail`` of the logged steps
+    against chance (``2 ln 2``). ``at_chance`` means the adversarial term gave the adapter no
+    signal. None when the log has no ``disc_loss`` (no discriminator in the run)."""
+    if not Path(csv_path).is_file():
+        return None
+    with open(csv_path, newline="") as f:
+        losses = [float(r["disc_loss"]) for r in csv.DictReader(f) if r.get("disc_loss")]
+    if not losses:
+        return None
+    last = losses[-max(1, round(len(losses) * tail)):]
+    mean = sum(last) / len(last)
+    return {"mean_loss_last_steps": round(mean, 4), "last_steps": len(last), "chance": round(CHANCE_DISC_LOSS, 4),
+            "at_chance": mean > CHANCE_DISC_LOSS - margin}
+
+
+def report_discriminator(csv_path: Path, name: str, ctx: DistContext) -> dict[str, Any] | None:
+    """:func:`discriminator_summary`, with one warning line when the discriminator stayed at chance."""
+    summary = discriminator_summary(csv_path)
+    if summary and summary["at_chance"] and ctx.is_main:
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            f"[bold yellow]warning:[/] {name}: the discriminator stayed at chance (mean loss "
+            f"{summary['mean_loss_last_steps']:.3f} over the last {summary['last_steps']} steps; chance "
+            f"{summary['chance']:.3f}), so the adversarial loss gave the adapter no signal; see docs/training.md "
+            "(gan.disc_warmup, gan.timestep_shift)", highlight=False, soft_wrap=True)
+    return summary

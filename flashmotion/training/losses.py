@@ -62,13 +62,22 @@ def approximate_r1(logits: Tensor, logits_perturbed: Tensor) -> Tensor:
     return (logits.float() - logits_perturbed.float()).pow(2).mean()
 
 
+def adapter_updates_at(step: int, cfg: GANConfig) -> bool:
+    """Whether the adapter (the generator side of the game) updates at ``step``: every
+    ``adapter_every``-th step once the discriminator's warm-up is over (no warm-up without one)."""
+    warmup = cfg.disc_warmup if cfg.gan_loss else 0
+    return step >= warmup and (step - warmup) % cfg.adapter_every == 0
+
+
 def diffusion_scale(step: int, cfg: GANConfig) -> float:
-    """lambda of ``L = L_G + lambda L_diffusion`` at ``step``.
+    """lambda of ``L = L_G + lambda L_diffusion`` at ``step`` (counted from the end of the
+    discriminator's warm-up: the adapter's own steps).
 
     ``linear`` (paper eq. 7): ``rate * step``, growing, so the diffusion loss does not swamp
     the GAN loss early; ``decreasing``: ``1 - rate * step``; ``fixed``: ``lambda_fixed`` (the
     "w/o dynamic scale" ablation). Clamped to ``[lambda_min, lambda_max]``.
     """
+    step = step - cfg.disc_warmup
     if cfg.lambda_schedule == "fixed":
         lam = cfg.lambda_fixed
     elif cfg.lambda_schedule == "linear":

@@ -33,7 +33,7 @@ from . import losses as L
 from .components import Parent, adapter_input_of, code_version, fresh_components, frozen_copy, load_parent, write_output
 from .config import StageConfig
 from .discriminator import Discriminator
-from .loop import Run, Tracked, ema_update, make_optimizer, optimizer_step, scheduled_lr
+from .loop import Run, Tracked, ema_update, make_optimizer, optimizer_step, report_discriminator, scheduled_lr
 
 
 def _seed_everything(seed: int) -> None:
@@ -484,7 +484,7 @@ def train_stage3(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
         sigma = c.sigmas(step, "gan-t", g.t_min, g.t_max, g.timestep_shift)
         n_fake, n_real = c.noise(x0.shape[1:], step, "gan-fake"), c.noise(x0.shape[1:], step, "gan-real")
         s5 = sigma.view(-1, 1, 1, 1, 1)
-        update_adapter = step % g.adapter_every == 0
+        update_adapter = L.adapter_updates_at(step, g)
         x_fake = rollout(model, c, batch, step, traj, with_grad=update_adapter and g.gan_loss)
         if g.gan_loss:  # the discriminator: every step
             with torch.no_grad():
@@ -515,8 +515,10 @@ def train_stage3(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     run.loop(c.batches(run.start, cfg.steps), step_fn, stop_after)
     if stop_after is not None and stop_after < cfg.steps:
         return Path(out)
+    disc_report = report_discriminator(run.log_path, run.name, ctx)
     return write_output(out, {"transformer": fast_t, "adapter": adapter, "vae": slow.vae, "text_encoder": slow.text_model},
-                        slow.config, cfg, c.provenance({"generator": fast.hash()}), cfg.adapter,
+                        slow.config, cfg, {**c.provenance({"generator": fast.hash()}), "discriminator": disc_report},
+                        cfg.adapter,
                         notes=f"tiny reference FastAdapter ({cfg.adapter}) on the FastGenerator (stage 3)", ctx=ctx)
 
 
