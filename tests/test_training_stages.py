@@ -144,6 +144,23 @@ def test_kill_and_resume_gives_the_same_weights(stage0, tmp_path):
     assert _same(_weights(whole, "adapter"), _weights(resumed, "adapter"))
 
 
+def test_resume_accepts_a_checkpoint_older_than_a_new_option_and_refuses_another_config(stage0, tmp_path):
+    import json
+
+    cfg = mini("tiny-stage1-resnet", steps=4, parent=str(stage0), checkpoint_every=2,
+               phases=[{"trajectory": "box", "steps": 4}])
+    run(cfg, tmp_path / "a", stop_after=2)
+    state = tmp_path / "a" / "checkpoints" / "step-000002" / "state.json"
+    saved = json.loads(state.read_text())
+    del saved["config"]["gan"]["disc_warmup"]  # written before the option existed; its default changes nothing
+    state.write_text(json.dumps(saved))
+    assert (run(cfg, tmp_path / "a", resume=True) / "adapter.safetensors").is_file()
+    run(cfg, tmp_path / "b", stop_after=2)
+    with pytest.raises(InputError, match="another config"):
+        run(mini("tiny-stage1-resnet", steps=4, parent=str(stage0), checkpoint_every=2, seed=1,
+                 phases=[{"trajectory": "box", "steps": 4}]), tmp_path / "b", resume=True)
+
+
 def test_config_typo_names_the_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("stage: stage1\nadapter: resnet\nlearning_rate: 3\n")

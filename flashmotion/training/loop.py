@@ -95,6 +95,17 @@ def scheduled_lr(base: float, step: int, steps: int, warmup: int = 0, decay: str
     return lr
 
 
+def _saved_config(saved: Mapping[str, Any]) -> Any:
+    """A checkpoint's config with the defaults of keys added to the config classes since it was
+    written (a new option at its default does not change a run, so the run still resumes)."""
+    from .config import parse_config
+
+    try:
+        return json.loads(json.dumps(parse_config(saved.get("config")).to_dict()))
+    except (InputError, TypeError):  # a key since removed, or no config: compared as written
+        return saved.get("config")
+
+
 class Run:
     """One training run in ``out``: resume, loop, checkpoints, ``losses.csv`` and ``losses.png``."""
 
@@ -111,7 +122,7 @@ class Run:
             raise InputError(f"{self.out} already holds a run (at {existing.name}); pass --resume to continue it or choose another --out")
         if existing is not None:
             saved = st.load_state(existing, tracked.all_modules(), tracked.optimizers)
-            if saved.get("config") != json.loads(json.dumps(cfg.to_dict())):
+            if _saved_config(saved) != json.loads(json.dumps(cfg.to_dict())):
                 raise InputError(f"{self.out}: the run there was made with another config; --resume needs the same config")
             self.start = int(saved["step"])
         self.log_path = self.out / "losses.csv"
