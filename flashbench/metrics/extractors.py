@@ -121,9 +121,12 @@ class InceptionExtractor:
     dim = 2048
 
     def __init__(self, features: nn.Module, info: ExtractorInfo, device: str):
-        self.features = features  # maps the normalised input (x - 128) / 128 to (B, 2048)
-        self.info = info
         self.device = torch.device(device)
+        # On CPU, oneDNN's convolutions run about 1.3x faster on channels-last tensors
+        # (benchmarks/bench_inception_layout.py); features differ by float32 rounding only.
+        self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        self.features = features.to(memory_format=self.memory_format)  # maps (x - 128) / 128 to (B, 2048)
+        self.info = info
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != (3, 299, 299):
@@ -132,7 +135,7 @@ class InceptionExtractor:
         if not x.is_floating_point():
             raise ValueError(f"Inception input must be float on the 0..255 scale (clean-fid resize), got {x.dtype}")
         with torch.no_grad():
-            x = (x.to(self.device, torch.float32) - 128.0) / 128.0
+            x = ((x.to(self.device, torch.float32) - 128.0) / 128.0).contiguous(memory_format=self.memory_format)
             out = self.features(x).reshape(x.shape[0], -1)
         if out.shape[1] != self.dim:
             raise ValueError(f"{self.info.name}: produced {out.shape[1]}-d features, expected {self.dim}")
