@@ -40,8 +40,8 @@ from flashmotion.training.loop import (
     Tracked,
     ema_update,
     make_optimizer,
-    report_discriminator,
     optimizer_step,
+    report_discriminator,
     scheduled_lr,
 )
 from flashmotion.training.stages import (

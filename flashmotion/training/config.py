@@ -93,9 +93,9 @@ class GANConfig:
     blocks: tuple[int, ...] = (-1,)  # backbone blocks read by the heads (negative: from the end)
     disc_lr: float = 2e-6
     adapter_every: int = 5  # adapter updated every 5th step, discriminator every step
-    # Steps at the start in which only the discriminator trains. From fresh heads the adapter's
-    # first adversarial steps (Adam: full-size steps whatever the gradient's size) erase the
-    # little the heads have learnt, and the discriminator can stay at chance for the whole run.
+    # Steps at the start in which only the discriminator trains. With the adapter stepping from
+    # the first step, fresh heads were measured to stay at chance for a whole tiny run
+    # (docs/training.md, "Why stage 3's discriminator stayed at chance").
     disc_warmup: int = 0
     diffusion_loss: bool = True
     gan_loss: bool = True
@@ -106,9 +106,9 @@ class GANConfig:
     lambda_max: float | None = None
     t_min: float = 20.0
     t_max: float = 980.0
-    # The discriminator's noise levels: None takes the stage's timestep_shift. A shift made for
-    # large latents puts most draws where real and generated latents are indistinguishable
-    # under the noise; small latents need less (the discriminator then learns at all).
+    # The shift of the discriminator's noise levels; None takes the stage's timestep_shift. A
+    # shift made for large latents puts most draws where noise hides the difference between
+    # real and generated latents of a small one.
     timestep_shift: float | None = None
 
 
