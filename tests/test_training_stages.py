@@ -133,6 +133,21 @@ def test_stage3_discriminator_noise_levels_follow_their_own_shift(stage1, stage2
     assert [s.tolist() for s in seen] == [expected[0].tolist()] * 3 + [expected[1].tolist()] * 2
 
 
+def test_stage1_resnet_width_is_recorded_and_rebuilt_by_later_stages(stage0, stage2, tmp_path):
+    from flashmotion.training.components import load_parent
+
+    with pytest.raises(InputError, match="resnet_channels"):
+        mini("tiny-stage1-controlnet", steps=1, parent=str(stage0), resnet_channels=12)
+    cfg = mini("tiny-stage1-resnet", steps=1, parent=str(stage0), resnet_channels=12, phases=[{"trajectory": "box", "steps": 1}])
+    out = run(cfg, tmp_path / "s1")
+    loaded = load_parent(out, "resnet")
+    assert loaded.config.adapter.resnet_channels == 12 and loaded.adapter.stem.out_channels == 12
+    assert load_parent(stage0).config.adapter.resnet_channels != 12
+    s3 = mini("tiny-stage3-resnet", steps=1, parent=str(out), generator=str(stage2), phases=[{"trajectory": "box", "steps": 1}],
+              gan={"blocks": [0, 1]})
+    assert load_parent(run(s3, tmp_path / "s3"), "resnet").adapter.stem.out_channels == 12
+
+
 def test_kill_and_resume_gives_the_same_weights(stage0, tmp_path):
     cfg = mini("tiny-stage1-resnet", steps=4, parent=str(stage0), checkpoint_every=2,
                phases=[{"trajectory": "mask", "steps": 2}, {"trajectory": "box", "steps": 2}])

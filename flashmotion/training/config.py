@@ -149,6 +149,9 @@ class StageConfig:
     # a map encoding too weak to read from an adapter that cannot learn (not a trajectory model)
     adapter_input: str = "maps"
     adapter_init: str | None = None  # stage 1: start the adapter from this stage-1 output's (same generator), e.g. a box phase after a mask run
+    # stage 1, resnet: the adapter's width (channels of its conv stack); None keeps the model
+    # config's. Recorded in the output's model config, so later stages and the generators build it so.
+    resnet_channels: int | None = None
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     phases: tuple[Phase, ...] = ()
@@ -164,6 +167,8 @@ class StageConfig:
             raise InputError(f"config: a baseline needs baseline.method: dmd, gan or lcm (got {self.baseline.method!r})")
         if self.stage in ("stage1", "stage3", "baseline") and self.adapter not in ("controlnet", "resnet"):
             raise InputError(f"config: {self.stage} needs adapter: controlnet or resnet (got {self.adapter!r})")
+        if self.resnet_channels is not None and (self.stage != "stage1" or self.adapter != "resnet" or self.resnet_channels < 1):
+            raise InputError("config: resnet_channels (a positive width) is for stage1 with adapter: resnet only")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("config: steps must be >= 0 and batch_size >= 1")
         for key, n in (("vae.clip_frames", self.vae.clip_frames), ("vae.still_frames", self.vae.still_frames),

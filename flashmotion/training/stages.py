@@ -304,6 +304,8 @@ def train_stage1(cfg: StageConfig, out: Path, ctx: DistContext, resume: bool = F
     _check_stage(cfg, "stage1")
     _seed_everything(cfg.seed)
     parent = _parent(cfg)
+    if cfg.resnet_channels is not None:  # a wider (or narrower) ResNet than the model config's
+        parent = replace(parent, config=replace(parent.config, adapter=replace(parent.config.adapter, resnet_channels=cfg.resnet_channels)))
     base = parent.transformer.requires_grad_(False)
     torch.manual_seed(cfg.seed)  # the ResNet's random init
     adapter = build_adapter(cfg.adapter, parent.config, base).train().requires_grad_(True)
