@@ -187,6 +187,12 @@ def test_config_typo_names_the_key(tmp_path):
     bad.write_text("stage: stage1\nadapter: resnet\noptim: {decay: linear}\n")
     with pytest.raises(InputError, match=r"optim.decay must be constant or cosine, got 'linear'"):
         load_config(bad)
+    for over, msg in (({"gan": {"timestep_shift": 0}}, r"gan.timestep_shift must be > 0"),
+                      ({"timestep_shift": -1.0}, r"config: timestep_shift must be > 0"),
+                      ({"gan": {"disc_warmup": -5}}, r"gan.disc_warmup must be >= 0"),
+                      ({"gan": {"adapter_every": 0}}, r"gan.adapter_every >= 1")):
+        with pytest.raises(InputError, match=msg):
+            load_config("tiny-stage3-controlnet", over)
 
 
 def test_two_process_training_matches_one_process_with_the_whole_batch(stage0, tmp_path):

@@ -187,6 +187,12 @@ class StageConfig:
         for where, decay in (("optim.decay", self.optim.decay), ("vae.decay", self.vae.decay)):
             if decay not in ("constant", "cosine"):
                 raise InputError(f"config: {where} must be constant or cosine, got {decay!r}")
+        for key, shift in (("timestep_shift", self.timestep_shift), ("gan.timestep_shift", self.gan.timestep_shift)):
+            if shift is not None and not shift > 0:
+                raise InputError(f"config: {key} must be > 0 (1: no shift), got {shift}")
+        if self.gan.disc_warmup < 0 or self.gan.adapter_every < 1:
+            raise InputError(f"config: gan.disc_warmup must be >= 0 and gan.adapter_every >= 1 "
+                             f"(got {self.gan.disc_warmup} and {self.gan.adapter_every})")
         if self.gan.lambda_schedule not in ("linear", "decreasing", "fixed"):
             raise InputError(f"config: gan.lambda_schedule must be linear, decreasing or fixed, got {self.gan.lambda_schedule!r}")
         unknown = set(self.gan.heads) - {"ss", "tc", "vc"}
