@@ -195,6 +195,21 @@ def test_config_typo_names_the_key(tmp_path):
             load_config("tiny-stage3-controlnet", over)
 
 
+def test_exponent_floats_without_a_dot_read_as_numbers(tmp_path):
+    """YAML 1.1 reads ``2e-5`` as a string; configs and ``--set`` values read it as YAML 1.2 does."""
+    from flashbench.commands.train import parse_overrides
+
+    cfg_file = tmp_path / "lr.yaml"
+    cfg_file.write_text("base: tiny-stage3-controlnet\noptim: {lr: 3e-5}\ngan: {disc_lr: 1E-3}\n")
+    cfg = load_config(cfg_file)
+    assert (cfg.optim.lr, cfg.gan.disc_lr) == (3e-5, 1e-3)
+    over = parse_overrides(["optim.lr=2e-5", "steps=7", "seed=+3", "gan.heads=[vc]", "notes=1e5x"])
+    assert over == {"optim.lr": 2e-5, "steps": 7, "seed": 3, "gan.heads": ["vc"], "notes": "1e5x"}
+    assert load_config("tiny-stage3-controlnet", {"optim.lr": over["optim.lr"]}).optim.lr == 2e-5
+    with pytest.raises(InputError, match=r"^--set optim.lr='fast': expected a number, got 'fast'$"):
+        load_config("tiny-stage3-controlnet", {"optim.lr": "fast"})
+
+
 def test_two_process_training_matches_one_process_with_the_whole_batch(stage0, tmp_path):
     """torchrun --nproc_per_node 2 (gloo, CPU): each rank takes half of every global batch and
     the gradients are averaged; the weights match a single process with the whole batch."""

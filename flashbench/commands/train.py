@@ -20,13 +20,15 @@ STAGE_HELP = {
 def parse_overrides(pairs: list[str]) -> dict:
     import yaml
 
+    from flashmotion.training.config import load_yaml
+
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise InputError(f"--set {pair!r}: expected KEY=VALUE (dotted keys for nested fields, e.g. optim.lr=1e-4)")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            out[key.strip()] = load_yaml(value)
         except yaml.YAMLError:
             raise InputError(f"--set {pair!r}: the value is not valid YAML") from None
     return out

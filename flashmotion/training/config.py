@@ -10,6 +10,8 @@ and override its keys, section by section (the ablation and baseline configs do)
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -268,6 +270,35 @@ def _value(tp: Any, v: Any, where: str) -> Any:
     return v
 
 
+@functools.lru_cache(maxsize=1)
+def _yaml_loader():
+    """PyYAML's safe loader with YAML 1.2's float syntax: YAML 1.1 reads ``1e-4`` (no dot) as a
+    string, and learning rates are written that way."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
+                                      for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+        list("-+0123456789."))
+    return Loader
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text (a config file or a ``--set`` value) with YAML 1.2 floats."""
+    import yaml
+
+    return yaml.load(text, Loader=_yaml_loader())
+
+
 def parse_config(obj: Any, where: str = "config") -> StageConfig:
     return _build(StageConfig, obj, where)
 
@@ -301,7 +332,7 @@ def _read_yaml(name_or_path: str | Path, chain: tuple[Path, ...] = ()) -> tuple[
     if path.resolve() in chain:
         raise InputError(f"{path}: its base configs form a cycle")
     try:
-        obj = yaml.safe_load(path.read_text()) or {}
+        obj = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if isinstance(obj, dict) and "base" in obj:
@@ -323,4 +354,11 @@ def load_config(name_or_path: str | Path, overrides: dict[str, Any] | None = Non
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
-    return _build(StageConfig, obj, str(path))
+    try:
+        return _build(StageConfig, obj, str(path))
+    except InputError as exc:  # a bad override is named as the user typed it, not as a key of the file
+        for key, value in (overrides or {}).items():
+            prefix = f"{path}.{key}:"
+            if str(exc).startswith(prefix):
+                raise InputError(f"--set {key}={value!r}:{str(exc)[len(prefix):]}") from None
+        raise
