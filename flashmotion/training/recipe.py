@@ -41,9 +41,9 @@ def _run(name: str, config: str, **links: str) -> RecipeRun:
 
 # The width-192 reference set (measured, not shipped yet: docs/training.md). The VAE is trained,
 # then fine-tuned twice on still clips (9, then 33 frames) so that its latents do not drift over a
-# video; the width-192 generator learns 512 scenes on it. The ControlNet's stage 1 ran as three
-# runs (masks; boxes; more boxes), each measured before the next was chosen; the ResNet ran the
-# same 4000 + 5000 steps in one.
+# video; the width-192 generator learns 512 scenes on it. The ControlNet's stage 1 ran as five
+# runs (4000 mask steps; then 2000, 3000, 4000 and 4000 box steps), each measured before the next
+# was chosen; the ResNet ran 4000 mask + 5000 box steps in one.
 TINY_REFERENCE = (
     _run("stage0-vae", "tiny-stage0-vae"),
     _run("stage0-vae-still9", "tiny-stage0-vae-still9", vae__init="stage0-vae"),
@@ -51,7 +51,10 @@ TINY_REFERENCE = (
     _run("stage0", "tiny-stage0", vae__checkpoint="stage0-vae-still33"),
     _run("stage1-controlnet-masks", "tiny-stage1-controlnet-masks", parent="stage0"),
     _run("stage1-controlnet-boxes", "tiny-stage1-controlnet-boxes", parent="stage0", adapter_init="stage1-controlnet-masks"),
-    _run("stage1-controlnet", "tiny-stage1-controlnet", parent="stage0", adapter_init="stage1-controlnet-boxes"),
+    _run("stage1-controlnet-boxes-5000", "tiny-stage1-controlnet-boxes-3000", parent="stage0",
+         adapter_init="stage1-controlnet-boxes"),
+    _run("stage1-controlnet-boxes-9000", "tiny-stage1-controlnet", parent="stage0", adapter_init="stage1-controlnet-boxes-5000"),
+    _run("stage1-controlnet", "tiny-stage1-controlnet", parent="stage0", adapter_init="stage1-controlnet-boxes-9000"),
     _run("stage1-resnet", "tiny-stage1-resnet", parent="stage0"),
     _run("stage2", "tiny-stage2", parent="stage0"),
     _run("stage3-controlnet", "tiny-stage3-controlnet", parent="stage1-controlnet", generator="stage2"),
