@@ -35,7 +35,7 @@ ADAPTERS = ("resnet", "controlnet")
 ADAPTER_NAMES = {"resnet": "ResNet", "controlnet": "ControlNet"}
 SWITCHES = ("no-diffusion", "no-gan", "fixed-scale", "heads-vc", "heads-ss-vc", "heads-tc-vc")
 REPORT_NAME = "reference-results.md"
-RECIPES = {"reference": "tiny-reference", "baseline": "tiny-baselines", "ablation": "tiny-baselines"}
+RECIPES = {"reference": "tiny-reference", "baseline": "tiny-baselines", "ablation": "tiny-ablations"}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ the registered baseline generators; the recipe and the CLI wiring."""
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from test_training_stages import MINI, mini, stage0, stage1, stage2  # noqa: F40
 from baselines.train import train_baseline
 from flashbench.distributed import DistContext
 from flashbench.errors import InputError
+from flashmotion.loading import CHECKPOINT_FORMAT
 from flashmotion.training.config import load_config
 
 STEP_OVERRIDES = {  # every step updates the adapter, at a learning rate that moves it visibly
@@ -235,3 +237,66 @@ def test_recipe_fills_each_link_with_an_earlier_runs_output_and_skips_finished_r
             assert node == str(tmp_path / source / "final") and source in [r.name for r in runs[: runs.index(run)]]
     stages = {run.name: cfg.stage for (_, cfg, _), run in zip(calls, runs[1:])}
     assert all(stages[r.name] == "stage1" for r in runs if r.name.startswith("stage1-"))
+
+
+def _fake_runner(calls, parents=None):
+    """A stand-in stage runner: records its call and writes a final/ with the given parents."""
+    def runner(stage):
+        def train(cfg, out, ctx, resume, progress):
+            calls.append((out.name, cfg, resume))
+            (out / "final").mkdir(parents=True)
+            meta = {"format": CHECKPOINT_FORMAT, "version": 1, "components": {"transformer": {"sha256": out.name}},
+                    "provenance": {"parents": dict(parents or {})}}
+            (out / "final" / "flashmotion.json").write_text(json.dumps(meta))
+        return train
+    return runner
+
+
+def test_ablations_recipe_starts_from_the_installed_reference_set(tmp_path, monkeypatch):
+    from flashmotion import generators as fm
+    from flashmotion.training import recipe
+
+    installed = {}
+    for alias in ("wan-resnet-50step", "wan-controlnet-50step", "flashmotion-controlnet-slowadapter"):
+        installed[alias] = tmp_path / "installed" / alias
+        installed[alias].mkdir(parents=True)
+    monkeypatch.setattr(fm, "reference_checkpoint", lambda alias: installed.get(alias))
+    calls = []
+    monkeypatch.setattr(recipe, "_runner", _fake_runner(calls))
+    recipe.run_recipe("tiny-ablations", tmp_path / "out", DistContext(), progress=False)
+    assert [c[0] for c in calls] == [r.name for r in recipe.TINY_ABLATIONS] and len(calls) == 12
+    for name, cfg, _ in calls:
+        assert cfg.stage == "stage3" and name.startswith(f"ablation-{cfg.adapter}-")
+        assert cfg.parent == str(installed[f"wan-{cfg.adapter}-50step"])
+        assert cfg.generator == str(installed["flashmotion-controlnet-slowadapter"])
+    assert set(recipe.RECIPE_ALIASES["tiny-ablations"]) == {r.name for r in recipe.TINY_ABLATIONS}
+    del installed["wan-controlnet-50step"]
+    with pytest.raises(InputError, match=r"^recipe tiny-ablations: no installed wan-controlnet-50step checkpoint"):
+        recipe.run_recipe("tiny-ablations", tmp_path / "out2", DistContext(), progress=False)
+
+
+def test_a_finished_run_from_another_parent_is_refused_not_reused(tmp_path, monkeypatch):
+    """Rerunning a recipe after an upstream run changed: the finished downstream run is named, kept
+    on disk, and not silently reused."""
+    from flashmotion.training import recipe
+    from flashmotion.training.components import checkpoint_hash
+
+    calls = []
+    monkeypatch.setattr(recipe, "_runner", _fake_runner(calls))
+    done = recipe.run_recipe("tiny-quick", tmp_path, DistContext(), progress=False)
+    assert len(calls) == len(recipe.TINY_QUICK)
+    stage0 = json.loads((done["stage0"] / "flashmotion.json").read_text())
+    for run in recipe.TINY_QUICK[1:]:  # each run records the hashes of what it was trained from
+        meta_path = done[run.name] / "flashmotion.json"
+        meta = json.loads(meta_path.read_text())
+        meta["provenance"]["parents"] = {
+            k: checkpoint_hash(json.loads((done[src] / "flashmotion.json").read_text())) for k, src in run.links}
+        meta_path.write_text(json.dumps(meta))
+    calls.clear()
+    recipe.run_recipe("tiny-quick", tmp_path, DistContext(), progress=False)
+    assert calls == []  # every run finished from the parents it would get now
+    stage0["components"]["transformer"]["sha256"] = "retrained"
+    (done["stage0"] / "flashmotion.json").write_text(json.dumps(stage0))
+    with pytest.raises(InputError, match=r"stage1-controlnet/final: finished from another parent than this recipe's"):
+        recipe.run_recipe("tiny-quick", tmp_path, DistContext(), progress=False)
+    assert calls == [] and (done["stage1-controlnet"] / "flashmotion.json").is_file()

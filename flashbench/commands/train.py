@@ -157,13 +157,13 @@ def register(app: typer.Typer) -> None:
 
     @train_app.command("recipe")
     def recipe(
-        name: str = typer.Argument(..., help="tiny-reference, tiny-baselines or tiny-quick"),
+        name: str = typer.Argument(..., help="tiny-reference, tiny-baselines, tiny-ablations or tiny-quick"),
         out: Optional[Path] = typer.Option(None, "--out", help="Recipe folder (default: $FLASHBENCH_HOME/training/<recipe>)."),
         install: Optional[Path] = typer.Option(None, "--install", help="Write the registered generators' checkpoint folders here (default: the user checkpoint cache)."),
         install_dtype: str = typer.Option("float32", "--install-dtype", help="Store the installed weights as float32, float16 or bfloat16 (they load as float32)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars."),
     ) -> None:
-        """Train a chain of stages; tiny-reference: stage 0-3 for both adapters (hours on two cores); tiny-baselines: those, then every baseline and ablation; tiny-quick: the small 30-minute chain (rerun to resume)."""
+        """Train a chain of stages; tiny-reference: stage 0-3 for both adapters (hours on two cores); tiny-baselines: those, then every baseline and ablation; tiny-ablations: the ablations alone, from the installed reference set; tiny-quick: the small 30-minute chain (rerun to resume)."""
         from flashbench import paths
         from flashmotion.training.recipe import run_recipe
 

@@ -45,11 +45,14 @@ class Parent:
         return TextEncoder(build_tokenizer(self.config), self.text_model, self.config.text.max_length)
 
     def hash(self) -> str | None:
-        if self.path is None:
-            return None
-        from flashbench.utils.atomic import sha256_json
+        return None if self.path is None else checkpoint_hash(self.meta)
 
-        return sha256_json({k: v["sha256"] for k, v in sorted(self.meta["components"].items())})
+
+def checkpoint_hash(meta: dict[str, Any]) -> str:
+    """A checkpoint folder's identity in provenance records: the hash of its components' hashes."""
+    from flashbench.utils.atomic import sha256_json
+
+    return sha256_json({k: v["sha256"] for k, v in sorted(meta["components"].items())})
 
 
 def adapter_input_of(meta: dict[str, Any]) -> str:

@@ -2,6 +2,8 @@
 assembles the registered generators' checkpoint folders from the stage outputs;
 ``tiny-baselines`` continues from those runs (skipped when finished) with every baseline of
 the ``baselines`` package and every stage-3 ablation, and adds the baseline aliases;
+``tiny-ablations`` trains the stage-3 ablations alone, from the installed reference set (the
+package ships the baselines but not the ablations, to stay inside its size budget);
 ``tiny-quick`` is the chain of the set shipped today (width 64, 48 scenes, short stages), about
 half an hour on two cores; its adapters barely steer (docs/training.md).
 
@@ -92,14 +94,35 @@ TINY_BASELINE_RUNS = tuple(
     for x in ("no-diffusion", "no-gan", "fixed-scale", "heads-vc", "heads-ss-vc", "heads-tc-vc")
 )
 TINY_BASELINES = TINY_REFERENCE + TINY_BASELINE_RUNS
+TINY_ABLATIONS = tuple(r for r in TINY_BASELINE_RUNS if r.name.startswith("ablation-"))
 BASELINE_ALIASES = {f"{m}-{a}": (f"baseline-{m}-{a}", None) for m in ("dmd", "gan", "lcm") for a in ("resnet", "controlnet")}
 # ablations are not registered generators: `flashbench reproduce tiny` loads each folder through
 # --model-arg checkpoint=... (flashmotion.generators.reference_checkpoint finds it)
 ABLATION_ALIASES = {r.name: (r.name, None) for r in TINY_BASELINE_RUNS if r.name.startswith("ablation-")}
 
-RECIPES = {"tiny-reference": TINY_REFERENCE, "tiny-baselines": TINY_BASELINES, "tiny-quick": TINY_QUICK}
+RECIPES = {"tiny-reference": TINY_REFERENCE, "tiny-baselines": TINY_BASELINES, "tiny-ablations": TINY_ABLATIONS,
+           "tiny-quick": TINY_QUICK}
 RECIPE_ALIASES = {"tiny-reference": TINY_ALIASES, "tiny-baselines": {**TINY_ALIASES, **BASELINE_ALIASES, **ABLATION_ALIASES},
-                  "tiny-quick": TINY_ALIASES}
+                  "tiny-ablations": ABLATION_ALIASES, "tiny-quick": TINY_ALIASES}
+# runs a recipe takes from the installed reference set instead of training them: run -> alias
+# whose folder holds that run's output (the stage-1 aliases are stage 1's output as written; the
+# slow-adapter alias carries stage 2's transformer, all a stage-3 run reads from its generator)
+INSTALLED_SOURCES = {"tiny-ablations": {"stage1-resnet": "wan-resnet-50step", "stage1-controlnet": "wan-controlnet-50step",
+                                        "stage2": "flashmotion-controlnet-slowadapter"}}
+
+
+def installed_sources(name: str) -> dict[str, Path]:
+    """The installed folders a recipe starts from (the user's checkpoint cache, else the package)."""
+    from ..generators import reference_checkpoint
+
+    out = {}
+    for run, alias in INSTALLED_SOURCES.get(name, {}).items():
+        folder = reference_checkpoint(alias)
+        if folder is None:
+            raise InputError(f"recipe {name}: no installed {alias} checkpoint to start from; "
+                             f"`flashbench train recipe tiny-reference` writes it")
+        out[run] = folder
+    return out
 
 
 def _runner(stage: str):
@@ -115,10 +138,14 @@ def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, ov
     if name not in RECIPES:
         raise InputError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
     out = Path(out)
-    done: dict[str, Path] = {}
+    done: dict[str, Path] = installed_sources(name)
     for run in RECIPES[name]:
         final = out / run.name / "final"
         if (final / "flashmotion.json").is_file():
+            stale = stale_links(run, final, done)
+            if stale:
+                raise InputError(f"{final}: finished from another {' and '.join(stale)} than this recipe's; "
+                                 f"move it away to retrain it, or pass another --out")
             done[run.name] = final
             continue
         ov = dict(overrides or {})
@@ -130,6 +157,33 @@ def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, ov
     if install is not None and ctx.is_main:
         assemble_aliases(done, install, RECIPE_ALIASES[name], storage_dtype=install_dtype)
     return done
+
+
+# link key -> (the provenance's parents key, what it records of the linked folder: the hash of
+# the whole checkpoint, or one component's SHA-256)
+_RECORDED = {"parent": ("parent", None), "generator": ("generator", None), "adapter_init": ("adapter_init", "adapter"),
+             "vae.checkpoint": ("vae", "vae"), "vae.init": ("vae_init", "vae")}
+
+
+def stale_links(run: RecipeRun, final: Path, done: dict[str, Path]) -> list[str]:
+    """The links of a finished run whose recorded parent is not the folder the recipe would give
+    it now: a recipe folder reused after an upstream run or the installed reference set changed."""
+    from .. import loading
+    from .components import checkpoint_hash
+
+    if not run.links:
+        return []
+    recorded = loading.read_checkpoint_meta(final).get("provenance", {}).get("parents", {})
+    stale = []
+    for key, source in run.links:
+        field, component = _RECORDED.get(key, (None, None))
+        if field not in recorded:
+            continue
+        meta = loading.read_checkpoint_meta(done[source])
+        now = checkpoint_hash(meta) if component is None else meta["components"][component]["sha256"]
+        if recorded[field] != now:
+            stale.append(key)
+    return stale
 
 
 BLOBS = "_blobs"  # component files shared by the assembled checkpoint folders, named by SHA-256
