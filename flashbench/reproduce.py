@@ -5,7 +5,9 @@ Three steps, each a function:
 1. :func:`plan` lists the rows (:data:`ROWS`): the tiny reference models, the DMD/GAN/LCM
    baselines and the stage-3 ablations, each a label, a registered generator and its options.
    Every row's weights are resolved with :func:`flashmotion.generators.reference_checkpoint`;
-   a row without weights is skipped with a one-line reason.
+   a row without weights is skipped with a one-line reason. The ablations, which the package
+   does not ship, are first trained from the installed reference set when missing
+   (:func:`train_missing_ablations`; ``--no-train-ablations`` skips them instead).
 2. :func:`evaluate_rows` evaluates each remaining row exactly as ``flashbench eval`` does
    (:func:`flashbench.evaluate.run`) into ``DIR/runs/<label>/``, so a rerun resumes and a
    finished row is only re-aggregated.
@@ -27,6 +29,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .errors import FlashBenchError, InputError, MissingWeightsError
 from .report import paper_results as paper
 from .utils.text import plural
@@ -158,6 +161,7 @@ class Settings:
     bootstrap: int = 1000
     progress: bool = True
     fid_stride: int | None = None  # score every k-th frame for FID (a protocol field, as `eval --fid-stride`)
+    train_ablations: bool = True  # train the selected ablations that are not installed, before evaluating
     command: str = ""  # the command line written into the report
 
 
@@ -371,6 +375,8 @@ def command_line(settings: Settings, only: Sequence[str], model_args: Mapping[st
                                 ("--device", settings.device, "cpu")):
         if value != default:
             words += [opt, value]
+    if not settings.train_ablations:
+        words += ["--no-train-ablations"]
     return shlex.join(words)
 
 
@@ -605,6 +611,30 @@ class Outcome:
         return [pr for pr in self.rows if pr.status == "error"]
 
 
+def train_missing_ablations(planned: Sequence[PlannedRow], settings: Settings, say: Callable[[str], None]) -> bool:
+    """The package ships the reference models and baselines but not the ablations (its size
+    budget): train the selected ones that are missing from the installed reference set into the
+    checkpoint cache (`flashbench train recipe tiny-ablations`, resumable). True if any were."""
+    from flashmotion.training import recipe
+
+    from .distributed import DistContext
+
+    missing = [pr.row.weights for pr in planned if pr.row.kind == "ablation" and pr.status == "skipped"]
+    if not missing:
+        return False
+    folder = paths.home() / "training" / "tiny-ablations"
+    say(f"training {len(missing)} ablation(s) from the installed reference set into {paths.checkpoints_dir()} "
+        f"(`flashbench train recipe tiny-ablations`, runs in {folder}; about 4 minutes each on two cores; "
+        f"--no-train-ablations skips them)")
+    try:
+        recipe.run_recipe("tiny-ablations", folder, DistContext(), progress=settings.progress,
+                          install=paths.checkpoints_dir(), only=set(missing))
+    except InputError as exc:
+        say(f"ablations not trained: {_one_line(str(exc))}")
+        return False
+    return True
+
+
 def reproduce_tiny(settings: Settings, only: Sequence[str] = (), model_args: Mapping[str, str] | None = None,
                    console: Any = None, say: Callable[[str], None] = print,
                    resolve: Callable[[str], Path | None] | None = None) -> Outcome:
@@ -616,6 +646,8 @@ def reproduce_tiny(settings: Settings, only: Sequence[str] = (), model_args: Map
         raise InputError(f"--out {settings.out}: is a file; choose a folder")
     planned = plan(only, model_args, resolve)
     bench_line = benchmark_line(settings)  # a wrong benchmark fails here, before any row; the embedded one is built once
+    if settings.train_ablations and train_missing_ablations(planned, settings, say):
+        planned = plan(only, model_args, resolve)
     settings.out.mkdir(parents=True, exist_ok=True)
     evaluate_rows(planned, settings, console=console, say=say)
     return Outcome(write_report(planned, settings, bench_line), planned)

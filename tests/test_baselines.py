@@ -270,6 +270,14 @@ def test_ablations_recipe_starts_from_the_installed_reference_set(tmp_path, monk
         assert cfg.parent == str(installed[f"wan-{cfg.adapter}-50step"])
         assert cfg.generator == str(installed["flashmotion-controlnet-slowadapter"])
     assert set(recipe.RECIPE_ALIASES["tiny-ablations"]) == {r.name for r in recipe.TINY_ABLATIONS}
+    calls.clear()  # a selection: those runs alone
+    recipe.run_recipe("tiny-ablations", tmp_path / "out3", DistContext(), progress=False,
+                      only={"ablation-resnet-no-gan", "ablation-controlnet-heads-vc"})
+    assert [c[0] for c in calls] == ["ablation-resnet-no-gan", "ablation-controlnet-heads-vc"]
+    with pytest.raises(InputError, match=r"^recipe tiny-ablations: no run 'stage2'"):
+        recipe.run_recipe("tiny-ablations", tmp_path / "out3", DistContext(), progress=False, only={"stage2"})
+    with pytest.raises(InputError, match=r"^recipe tiny-quick: run stage3-resnet needs stage1-resnet \(parent\), which is neither"):
+        recipe.run_recipe("tiny-quick", tmp_path / "out4", DistContext(), progress=False, only={"stage3-resnet"})
     del installed["wan-controlnet-50step"]
     with pytest.raises(InputError, match=r"^recipe tiny-ablations: no installed wan-controlnet-50step checkpoint"):
         recipe.run_recipe("tiny-ablations", tmp_path / "out2", DistContext(), progress=False)

@@ -237,6 +237,42 @@ def test_two_videos_two_rows_and_a_skipped_one_then_a_rerun_recomputes_nothing(t
     assert _numbers(second.report.read_text()) == _numbers(md)
 
 
+def test_missing_ablations_are_trained_from_the_installed_set_then_evaluated(tiny_bench, tmp_path, monkeypatch):
+    from flashmotion import generators as fm
+    from flashmotion.training import recipe
+
+    shipped = fm.REFERENCE_DIR / "flashmotion-resnet"
+    installed = {"flashmotion-resnet": shipped}
+    trained = []
+
+    def fake_recipe(name, out, ctx, progress=True, install=None, only=None, **kw):
+        trained.append((name, sorted(only), Path(install)))
+        installed.update({run: shipped for run in only})  # stands in for the trained folders
+
+    monkeypatch.setattr(recipe, "run_recipe", fake_recipe)
+    settings = reproduce.Settings(out=tmp_path / "out", bench=tiny_bench, groups=("1",), limit=1, bootstrap=0,
+                                  progress=False, extractor="proxy", segmenter="tracker")
+    lines: list[str] = []
+    only = ["flashmotion-resnet", "ablation-resnet-no-gan", "dmd-resnet"]
+    outcome = reproduce.reproduce_tiny(settings, only, say=lines.append, resolve=installed.get)
+    from flashbench.paths import checkpoints_dir
+
+    assert trained == [("tiny-ablations", ["ablation-resnet-no-gan"], checkpoints_dir())]  # the ablation only
+    assert {pr.label: pr.status for pr in outcome.rows} == {
+        "flashmotion-resnet": "evaluated", "ablation-resnet-no-gan": "evaluated", "dmd-resnet": "skipped"}
+    assert any(line.startswith("training 1 ablation(s) from the installed reference set") for line in lines)
+
+    # --no-train-ablations: the row is skipped, its reason names the recipe, and the command says so
+    del installed["ablation-resnet-no-gan"]
+    trained.clear()
+    quiet = reproduce.Settings(out=tmp_path / "out2", bench=tiny_bench, groups=("1",), limit=1, bootstrap=0,
+                               progress=False, extractor="proxy", segmenter="tracker", train_ablations=False)
+    outcome = reproduce.reproduce_tiny(quiet, ["ablation-resnet-no-gan"], say=lines.append, resolve=installed.get)
+    assert trained == [] and outcome.rows[0].status == "skipped"
+    assert "`flashbench train recipe tiny-ablations` writes it" in outcome.rows[0].reason
+    assert "--no-train-ablations" in outcome.report.read_text()
+
+
 def test_cli_lists_rows_and_refuses_bad_input(monkeypatch, capsys):
     from flashbench import cli
     from flashmotion import generators as fm

@@ -26,10 +26,13 @@ def register(app: typer.Typer) -> None:
         fid_stride: int | None = typer.Option(None, "--fid-stride", min=1, help="Score every k-th frame for FID (recorded in the protocol)."),
         list_rows: bool = typer.Option(False, "--list", help="Print the rows, their weights or why they would be skipped, and exit."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+        train_ablations: bool = typer.Option(True, "--train-ablations/--no-train-ablations",
+                                             help="Train the selected ablations that are not installed (the package does not ship them) from the installed reference set first, about 4 minutes each on two cores; --no-train-ablations skips their rows."),
     ) -> None:
         """Evaluate the tiny reference models, baselines and ablations on the benchmark (resumable, as `eval`) and write
         OUT/reference-results.md: the paper's Tables 1, 2/4, 3/5, 6 and 7/8 layouts, each beside the paper's own numbers
-        for the same rows, plus plots by object count. Rows without weights are skipped with the reason."""
+        for the same rows, plus plots by object count. Ablations that are not installed are trained first (see
+        --no-train-ablations); other rows without weights are skipped with the reason."""
         from ..errors import InputError
         from ..reproduce import Settings, parse_only, plan, reproduce_tiny
         from ..utils.device import check_device
@@ -50,7 +53,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{pr.label} ({pr.row.kind}): {pr.row.model}{opts}; {state}")
             return
         settings = Settings(out=out, bench=bench, groups=parse_groups(groups), limit=limit, seed=seed, extractor=extractor,
-                            segmenter=segmenter, device=device, progress=progress, fid_stride=fid_stride)
+                            segmenter=segmenter, device=device, progress=progress, fid_stride=fid_stride,
+                            train_ablations=train_ablations)
         try:
             outcome = reproduce_tiny(settings, names, args, say=lambda line: typer.echo(line, err=True))
         except KeyboardInterrupt:

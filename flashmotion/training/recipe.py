@@ -134,12 +134,27 @@ def _runner(stage: str):
 
 
 def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, overrides: dict | None = None,
-               install: Path | None = None, install_dtype: str = "float32") -> dict[str, Path]:
+               install: Path | None = None, install_dtype: str = "float32", only: set[str] | None = None) -> dict[str, Path]:
+    """Train the recipe's runs in order (finished ones skipped, interrupted ones resumed), then
+    assemble its aliases into ``install``. ``only``: just these runs (their links must be
+    finished runs or installed sources) and the aliases made from them."""
     if name not in RECIPES:
         raise InputError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
     out = Path(out)
     done: dict[str, Path] = installed_sources(name)
-    for run in RECIPES[name]:
+    runs = RECIPES[name]
+    if only is not None:
+        unknown = sorted(set(only) - {r.name for r in runs})
+        if unknown:
+            raise InputError(f"recipe {name}: no run {unknown[0]!r}; its runs: {', '.join(r.name for r in runs)}")
+        runs = tuple(r for r in runs if r.name in only)
+        for run in runs:
+            for key, source in run.links:
+                if source not in done and not (out / source / "final" / "flashmotion.json").is_file() and source not in only:
+                    raise InputError(f"recipe {name}: run {run.name} needs {source} ({key}), which is neither selected nor finished")
+        for source in {s for r in runs for _, s in r.links} - set(done) - set(only):
+            done[source] = out / source / "final"
+    for run in runs:
         final = out / run.name / "final"
         if (final / "flashmotion.json").is_file():
             stale = stale_links(run, final, done)
@@ -155,7 +170,8 @@ def run_recipe(name: str, out: Path, ctx: DistContext, progress: bool = True, ov
         _runner(cfg.stage)(cfg, out / run.name, ctx, resume=resume, progress=progress)
         done[run.name] = final
     if install is not None and ctx.is_main:
-        assemble_aliases(done, install, RECIPE_ALIASES[name], storage_dtype=install_dtype)
+        aliases = {a: v for a, v in RECIPE_ALIASES[name].items() if v[0] in done and (v[1] is None or v[1] in done)}
+        assemble_aliases(done, install, aliases, storage_dtype=install_dtype)
     return done
 
 
