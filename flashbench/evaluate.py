@@ -46,7 +46,7 @@ from .generators.builtin import safe_name
 from .protocol import Protocol
 from .provenance import code_hash, git_revision, package_versions
 from .seeding import item_seed
-from .utils.atomic import atomic_path, atomic_write_json, sha256_json
+from .utils.atomic import atomic_path, atomic_write_bytes, atomic_write_json, sha256_json
 
 RESULTS_FORMAT = "flashbench-results"
 RESULTS_VERSION = 1
@@ -344,13 +344,32 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def real_key_material(p: Plan, scorers: Scorers) -> dict[str, Any]:
+    """What the real side of a video depends on besides the benchmark's content."""
+    return {**scorers.cache_key(), "protocol": p.protocol.hash(), "gt_indices": p.gt_indices.tolist()}
+
+
+def real_cache_subdir(p: Plan, scorers: Scorers) -> Path:
+    """``<manifest hash>/<key>``: the real side's folder under a features root."""
+    return Path(p.bench.manifest_hash[:16]) / sha256_json(real_key_material(p, scorers))[:16]
+
+
 def _real_cache_dir(p: Plan, scorers: Scorers) -> Path:
-    key = sha256_json({
-        **scorers.cache_key(),
-        "protocol": p.protocol.hash(),
-        "gt_indices": p.gt_indices.tolist(),
-    })[:16]
-    return paths.home() / "features" / p.bench.manifest_hash[:16] / key
+    return paths.home() / "features" / real_cache_subdir(p, scorers)
+
+
+def _real_entry(p: Plan, scorers: Scorers, vid: str) -> Path:
+    """One video's cached real side. A missing entry is first copied from the package's copy for
+    the embedded benchmark, found only under the same key (same content, scoring code,
+    extractors, device, protocol), so it holds what this machine would compute."""
+    from . import embedded
+
+    cache = _real_cache_dir(p, scorers) / f"{vid}.npz"
+    if not cache.is_file():
+        shipped = embedded.FEATURES_DIR / real_cache_subdir(p, scorers) / f"{vid}.npz"
+        if shipped.is_file():
+            atomic_write_bytes(cache, shipped.read_bytes())
+    return cache
 
 
 def _real_side(sample: Sample, p: Plan, scorers: Scorers, fid_idx: np.ndarray, fvd_idx: np.ndarray,
@@ -358,7 +377,7 @@ def _real_side(sample: Sample, p: Plan, scorers: Scorers, fid_idx: np.ndarray, f
     """Ground-truth features and the segmenter ceiling, cached across runs of any model."""
     from .metrics import fid_features, fvd_features, score_video
 
-    cache = _real_cache_dir(p, scorers) / f"{sample.video_id}.npz"
+    cache = _real_entry(p, scorers, sample.video_id)
     if cache.is_file():
         with np.load(cache) as z:
             return z["fid"], z["fvd"], json.loads(str(z["ceiling"]))
@@ -450,7 +469,7 @@ def _fake_features(p: Plan, scorers: Scorers, vid: str) -> tuple[np.ndarray, np.
 
 
 def _real_features(p: Plan, scorers: Scorers, vid: str) -> tuple[np.ndarray, np.ndarray]:
-    cache = _real_cache_dir(p, scorers) / f"{vid}.npz"
+    cache = _real_entry(p, scorers, vid)
     if not cache.is_file():  # the cache was cleared since scoring: rebuild this entry
         sample = p.bench.sample(vid)
         gt = sample.frames()[: p.eval_frames][p.gt_indices]
