@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,17 @@ def test_default_loads_reference_checkpoint():
         import shutil
 
         shutil.rmtree(checkpoints_dir() / "flashmotion-resnet")
+
+
+def test_the_shipped_checkpoints_fit_the_package_budget():
+    """Every shipped checkpoint together (the blobs the alias folders share, and the folders) at
+    most 40 MB, the budget set for the reference set and the baselines; every blob is used."""
+    from flashmotion.generators import REFERENCE_DIR
+    from flashmotion.loading import read_checkpoint_meta
+
+    files = [f for f in REFERENCE_DIR.rglob("*") if f.is_file()]
+    total = sum(f.stat().st_size for f in files)
+    assert total <= 40e6, f"{total / 1e6:.1f} MB shipped in {REFERENCE_DIR}"
+    used = {Path(entry["file"]).name for meta in REFERENCE_DIR.glob("*/flashmotion.json")
+            for entry in read_checkpoint_meta(meta.parent)["components"].values()}
+    assert {f.name for f in (REFERENCE_DIR / "_blobs").iterdir()} == used
