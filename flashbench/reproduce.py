@@ -111,6 +111,31 @@ def _missing_reason(row: Row) -> str:
             f"(`flashbench train recipe {RECIPES[row.kind]}` writes it)")
 
 
+def lineage_problem(row: Row, folder: Path, resolve: Callable[[str], Path | None]) -> str:
+    """Why a baseline or ablation folder does not belong with the installed reference set (a
+    baseline shipped in the package beside a set trained into the checkpoint cache, or
+    ablations left from an earlier set), else "": its provenance's parent and generator must
+    be the stage-1 and stage-2 weights of the installed ``wan-<adapter>-50step`` and
+    ``flashmotion-<adapter>-slowadapter``."""
+    from flashmotion.loading import read_checkpoint_meta
+    from flashmotion.training.components import checkpoint_identities
+
+    if row.kind == "reference":
+        return ""
+    refs = {key: (alias, resolve(alias)) for key, alias in
+            (("parent", f"wan-{row.adapter}-50step"), ("generator", f"flashmotion-{row.adapter}-slowadapter"))}
+    if all(ref is None for _, ref in refs.values()):
+        return ""
+    recorded = read_checkpoint_meta(folder).get("provenance", {}).get("parents", {})
+    for key, (alias, ref) in refs.items():
+        if ref is None or key not in recorded:
+            continue
+        if recorded[key] not in checkpoint_identities(read_checkpoint_meta(ref)):
+            return (f"stale weights: {folder} was trained from another {key} than the installed {alias} ({ref}); "
+                    f"`flashbench train recipe {RECIPES[row.kind]}` trains it from the installed set")
+    return ""
+
+
 def plan(only: Sequence[str] = (), model_args: Mapping[str, str] | None = None,
          resolve: Callable[[str], Path | None] | None = None) -> list[PlannedRow]:
     """The rows to evaluate, in :data:`ROWS` order, each resolved or marked skipped.
@@ -133,8 +158,11 @@ def plan(only: Sequence[str] = (), model_args: Mapping[str, str] | None = None,
         pr = PlannedRow(row, dict(extra))
         if not random_init:
             folder = resolve(row.weights)
+            stale = lineage_problem(row, Path(folder), resolve) if folder is not None else ""
             if folder is None:
                 pr.status, pr.reason = "skipped", _missing_reason(row)
+            elif stale:
+                pr.status, pr.reason = "skipped", stale
             else:
                 pr.checkpoint = Path(folder)
                 if row.passes_checkpoint:
@@ -622,7 +650,18 @@ def train_missing_ablations(planned: Sequence[PlannedRow], settings: Settings, s
     missing = [pr.row.weights for pr in planned if pr.row.kind == "ablation" and pr.status == "skipped"]
     if not missing:
         return False
-    folder = paths.home() / "training" / "tiny-ablations"
+    try:  # one recipe folder per installed reference set: another set's finished runs are not its own
+        sources = recipe.installed_sources("tiny-ablations")
+    except InputError as exc:
+        say(f"ablations not trained: {_one_line(str(exc))}")
+        return False
+    from flashmotion.loading import read_checkpoint_meta
+    from flashmotion.training.components import checkpoint_hash
+
+    from .utils.atomic import sha256_json
+
+    set_id = sha256_json({run: checkpoint_hash(read_checkpoint_meta(f)) for run, f in sorted(sources.items())})[:12]
+    folder = paths.home() / "training" / f"tiny-ablations-{set_id}"
     say(f"training {len(missing)} ablation(s) from the installed reference set into {paths.checkpoints_dir()} "
         f"(`flashbench train recipe tiny-ablations`, runs in {folder}; about 4 minutes each on two cores; "
         f"--no-train-ablations skips them)")

@@ -308,3 +308,17 @@ def test_a_finished_run_from_another_parent_is_refused_not_reused(tmp_path, monk
     with pytest.raises(InputError, match=r"stage1-controlnet/final: finished from another parent than this recipe's"):
         recipe.run_recipe("tiny-quick", tmp_path, DistContext(), progress=False)
     assert calls == [] and (done["stage1-controlnet"] / "flashmotion.json").is_file()
+
+
+def test_an_installed_alias_is_known_by_the_hashes_of_the_runs_it_came_from():
+    from flashmotion.training.components import checkpoint_hash, checkpoint_identities
+
+    stage1 = {"components": {"transformer": {"sha256": "s0"}, "adapter": {"sha256": "a1"}, "vae": {"sha256": "v"}}}
+    stage2 = {"components": {"transformer": {"sha256": "s2"}, "vae": {"sha256": "v"}}}
+    half = {"components": {"transformer": {"sha256": "h2", "trained_sha256": "s2"},  # slow adapter on the FastGenerator,
+                           "adapter": {"sha256": "ha", "trained_sha256": "a1"},      # stored in float16
+                           "vae": {"sha256": "hv", "trained_sha256": "v"}}}
+    assert checkpoint_hash(stage2) in checkpoint_identities(half)
+    assert checkpoint_hash(stage1) in checkpoint_identities({"components": {**stage1["components"]}})
+    assert checkpoint_hash(stage1) not in checkpoint_identities(half)  # another transformer
+    assert checkpoint_hash(half) in checkpoint_identities(half)

@@ -273,6 +273,35 @@ def test_missing_ablations_are_trained_from_the_installed_set_then_evaluated(tin
     assert "--no-train-ablations" in outcome.report.read_text()
 
 
+def test_baselines_and_ablations_from_another_reference_set_are_not_evaluated(tmp_path):
+    """An ablation left in the cache by an earlier set, or a shipped baseline beside a set the
+    user trained into the cache, would pair weights of two sets in one table: skipped."""
+    import json
+    import shutil
+
+    from flashmotion import generators as fm
+
+    installed = {name: fm.REFERENCE_DIR / name for name in ("wan-resnet-50step", "flashmotion-resnet-slowadapter",
+                                                            "ablation-resnet-no-gan", "dmd-resnet")}
+    rows = {pr.label: pr for pr in reproduce.plan(["ablation-resnet-no-gan", "dmd-resnet"], resolve=installed.get)}
+    assert all(pr.status == "planned" for pr in rows.values())  # the shipped set is one set
+
+    other = tmp_path / "wan-resnet-50step"  # the same alias from a retrained stage 1
+    shutil.copytree(fm.REFERENCE_DIR / "wan-resnet-50step", other)
+    meta = json.loads((other / "flashmotion.json").read_text())
+    for entry in meta["components"].values():
+        entry["file"] = str(Path("..") / "_blobs" / Path(entry["file"]).name)
+    meta["components"]["adapter"]["sha256"] = meta["components"]["adapter"]["trained_sha256"] = "0" * 64
+    (other / "flashmotion.json").write_text(json.dumps(meta))
+    installed["wan-resnet-50step"] = other
+    rows = {pr.label: pr for pr in reproduce.plan(["ablation-resnet-no-gan", "dmd-resnet"], resolve=installed.get)}
+    for label, recipe in (("ablation-resnet-no-gan", "tiny-ablations"), ("dmd-resnet", "tiny-baselines")):
+        assert rows[label].status == "skipped"
+        assert rows[label].reason.startswith(f"stale weights: {fm.REFERENCE_DIR / label} was trained from another parent "
+                                             f"than the installed wan-resnet-50step ({other})")
+        assert rows[label].reason.endswith(f"`flashbench train recipe {recipe}` trains it from the installed set")
+
+
 def test_cli_lists_rows_and_refuses_bad_input(monkeypatch, capsys):
     from flashbench import cli
     from flashmotion import generators as fm

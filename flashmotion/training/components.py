@@ -55,6 +55,20 @@ def checkpoint_hash(meta: dict[str, Any]) -> str:
     return sha256_json({k: v["sha256"] for k, v in sorted(meta["components"].items())})
 
 
+def checkpoint_identities(meta: dict[str, Any]) -> set[str]:
+    """Every :func:`checkpoint_hash` a run trained from this folder's weights may have recorded:
+    as stored and as trained (an installed alias may store half precision; its entries keep
+    ``trained_sha256``), each with and without the adapter (an alias pairing a stage-1 adapter
+    with the stage-2 transformer stands for the stage-2 run)."""
+    out = set()
+    for trained in (False, True):
+        comps = {k: {"sha256": v.get("trained_sha256", v["sha256"]) if trained else v["sha256"]}
+                 for k, v in meta["components"].items()}
+        out.add(checkpoint_hash({"components": comps}))
+        out.add(checkpoint_hash({"components": {k: v for k, v in comps.items() if k != "adapter"}}))
+    return out
+
+
 def adapter_input_of(meta: dict[str, Any]) -> str:
     """What a stage-1 output's adapter was trained to read: "maps", or "video" (a diagnostic)."""
     return meta.get("provenance", {}).get("stage_config", {}).get("adapter_input", "maps")
