@@ -115,15 +115,16 @@ def lineage_problem(row: Row, folder: Path, resolve: Callable[[str], Path | None
     """Why a baseline or ablation folder does not belong with the installed reference set (a
     baseline shipped in the package beside a set trained into the checkpoint cache, or
     ablations left from an earlier set), else "": its provenance's parent and generator must
-    be the stage-1 and stage-2 weights of the installed ``wan-<adapter>-50step`` and
-    ``flashmotion-<adapter>-slowadapter``."""
+    be the stage-1 and stage-2 weights of the installed aliases `tiny-ablations` trains from
+    (``wan-<adapter>-50step``; ``flashmotion-controlnet-slowadapter`` for either adapter)."""
     from flashmotion.loading import read_checkpoint_meta
     from flashmotion.training.components import checkpoint_identities
+    from flashmotion.training.recipe import STAGE1_ALIAS, STAGE2_ALIAS
 
     if row.kind == "reference":
         return ""
     refs = {key: (alias, resolve(alias)) for key, alias in
-            (("parent", f"wan-{row.adapter}-50step"), ("generator", f"flashmotion-{row.adapter}-slowadapter"))}
+            (("parent", STAGE1_ALIAS.format(adapter=row.adapter)), ("generator", STAGE2_ALIAS))}
     if all(ref is None for _, ref in refs.values()):
         return ""
     recorded = read_checkpoint_meta(folder).get("provenance", {}).get("parents", {})

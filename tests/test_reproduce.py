@@ -281,10 +281,25 @@ def test_baselines_and_ablations_from_another_reference_set_are_not_evaluated(tm
 
     from flashmotion import generators as fm
 
-    installed = {name: fm.REFERENCE_DIR / name for name in ("wan-resnet-50step", "flashmotion-resnet-slowadapter",
-                                                            "ablation-resnet-no-gan", "dmd-resnet")}
+    installed = {name: fm.REFERENCE_DIR / name for name in (
+        "wan-resnet-50step", "flashmotion-controlnet-slowadapter", "flashmotion-resnet-slowadapter", "ablation-resnet-no-gan",
+        "dmd-resnet")}
     rows = {pr.label: pr for pr in reproduce.plan(["ablation-resnet-no-gan", "dmd-resnet"], resolve=installed.get)}
     assert all(pr.status == "planned" for pr in rows.values())  # the shipped set is one set
+
+    # an ablation trained by `tiny-ablations` records the installed folders it started from
+    from flashmotion.training.components import checkpoint_hash
+
+    def installed_hash(name):
+        return checkpoint_hash(json.loads((installed[name] / "flashmotion.json").read_text()))
+
+    mine = tmp_path / "ablation-resnet-no-gan"
+    mine.mkdir()
+    meta = json.loads((installed["ablation-resnet-no-gan"] / "flashmotion.json").read_text())
+    meta["provenance"]["parents"] = {"parent": installed_hash("wan-resnet-50step"),
+                                     "generator": installed_hash("flashmotion-controlnet-slowadapter")}
+    (mine / "flashmotion.json").write_text(json.dumps(meta))
+    assert reproduce.plan(["ablation-resnet-no-gan"], resolve={**installed, "ablation-resnet-no-gan": mine}.get)[0].status == "planned"
 
     other = tmp_path / "wan-resnet-50step"  # the same alias from a retrained stage 1
     shutil.copytree(fm.REFERENCE_DIR / "wan-resnet-50step", other)

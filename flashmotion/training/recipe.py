@@ -107,8 +107,11 @@ RECIPE_ALIASES = {"tiny-reference": TINY_ALIASES, "tiny-baselines": {**TINY_ALIA
 # runs a recipe takes from the installed reference set instead of training them: run -> alias
 # whose folder holds that run's output (the stage-1 aliases are stage 1's output as written; the
 # slow-adapter alias carries stage 2's transformer, all a stage-3 run reads from its generator)
-INSTALLED_SOURCES = {"tiny-ablations": {"stage1-resnet": "wan-resnet-50step", "stage1-controlnet": "wan-controlnet-50step",
-                                        "stage2": "flashmotion-controlnet-slowadapter"}}
+STAGE1_ALIAS = "wan-{adapter}-50step"  # stage 1's output as written
+STAGE2_ALIAS = "flashmotion-controlnet-slowadapter"  # holds stage 2's transformer (and a stage-1 adapter)
+INSTALLED_SOURCES = {"tiny-ablations": {"stage1-resnet": STAGE1_ALIAS.format(adapter="resnet"),
+                                        "stage1-controlnet": STAGE1_ALIAS.format(adapter="controlnet"),
+                                        "stage2": STAGE2_ALIAS}}
 
 
 def installed_sources(name: str) -> dict[str, Path]:
