@@ -664,8 +664,8 @@ def train_missing_ablations(planned: Sequence[PlannedRow], settings: Settings, s
     set_id = sha256_json({run: checkpoint_hash(read_checkpoint_meta(f)) for run, f in sorted(sources.items())})[:12]
     folder = paths.home() / "training" / f"tiny-ablations-{set_id}"
     say(f"training {len(missing)} ablation(s) from the installed reference set into {paths.checkpoints_dir()} "
-        f"(`flashbench train recipe tiny-ablations`, runs in {folder}; about 4 minutes each on two cores; "
-        f"--no-train-ablations skips them)")
+        f"(`flashbench train recipe tiny-ablations`, runs in {folder}; 2-4 minutes each on two cores, after a "
+        f"one-time cache of the training scenes' latents, about 15 minutes; --no-train-ablations skips them)")
     try:
         recipe.run_recipe("tiny-ablations", folder, DistContext(), progress=settings.progress,
                           install=paths.checkpoints_dir(), only=set(missing))

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         list_rows: bool = typer.Option(False, "--list", help="Print the rows, their weights or why they would be skipped, and exit."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
         train_ablations: bool = typer.Option(True, "--train-ablations/--no-train-ablations",
-                                             help="Train the selected ablations that are not installed (the package does not ship them) from the installed reference set first, about 4 minutes each on two cores; --no-train-ablations skips their rows."),
+                                             help="Train the selected ablations that are not installed (the package does not ship them) from the installed reference set first (2-4 minutes each on two cores, after a one-time latent cache of about 15); --no-train-ablations skips their rows."),
     ) -> None:
         """Evaluate the tiny reference models, baselines and ablations on the benchmark (resumable, as `eval`) and write
         OUT/reference-results.md: the paper's Tables 1, 2/4, 3/5, 6 and 7/8 layouts, each beside the paper's own numbers
