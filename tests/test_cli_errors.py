@@ -50,6 +50,7 @@ CASES = [
     (["train", "stage2", "--config", f"{MISSING}.yaml"], MISSING),
     (["train", "stage3", "--config", f"{MISSING}.yaml"], MISSING),
     (["train", "recipe", "nosuch"], "nosuch"),
+    (["train", "recipe", "tiny-quick", "--out", MISSING, "--only", "stage9"], "stage9"),
     (["train", "baseline", "nosuch"], "nosuch"),
     (["train", "check", MISSING], MISSING),
     (["weights", "ls", "--bogus"], "--bogus"),

@@ -159,6 +159,19 @@ def test_kill_and_resume_gives_the_same_weights(stage0, tmp_path):
     assert _same(_weights(whole, "adapter"), _weights(resumed, "adapter"))
 
 
+def test_a_folder_being_trained_is_refused_to_a_second_writer(stage0, tmp_path):
+    from flashmotion.training.state import lock_run
+
+    cfg = mini("tiny-stage1-resnet", steps=2, parent=str(stage0), phases=[{"trajectory": "box", "steps": 2}])
+    other = lock_run(tmp_path / "a")  # another process (flock conflicts between open files too)
+    with pytest.raises(InputError, match="being trained by another process"):
+        run(cfg, tmp_path / "a")
+    assert not (tmp_path / "a" / "checkpoints").exists()
+    other.close()
+    assert (run(cfg, tmp_path / "a") / "adapter.safetensors").is_file()
+    lock_run(tmp_path / "a").close()  # the finished run let go of its folder
+
+
 def test_resume_accepts_a_checkpoint_older_than_a_new_option_and_refuses_another_config(stage0, tmp_path):
     import json
 

@@ -117,6 +117,8 @@ class Run:
         self.name = name or cfg.stage
         self.total = cfg.steps if total_steps is None else total_steps
         self.start = 0
+        # held until this Run is dropped (the stage function returns): one writer per folder
+        self._lock = st.lock_run(self.out) if ctx.is_main else None
         existing = st.latest(self.out)
         if existing is not None and not resume:
             raise InputError(f"{self.out} already holds a run (at {existing.name}); pass --resume to continue it or choose another --out")

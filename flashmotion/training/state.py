@@ -9,6 +9,7 @@ function of ``(seed, step)``, the resumed run ends with the same weights as an u
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from flashbench.errors import InputError
 from flashbench.utils.atomic import atomic_write_json, atomic_write_text
 
 KEEP = 2  # complete checkpoints kept
@@ -73,6 +75,20 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def lock_run(out: Path):
+    """Hold ``out/.lock`` for as long as the returned file stays open (the process's lifetime at
+    most): two processes training one folder would overwrite each other's checkpoints."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise InputError(f"{out} is being trained by another process; wait for it to finish, or choose another --out") from None
+    return handle
 
 
 def latest(out: Path) -> Path | None:
