@@ -282,12 +282,10 @@ def test_baselines_and_ablations_from_another_reference_set_are_not_evaluated(tm
     from flashmotion import generators as fm
 
     installed = {name: fm.REFERENCE_DIR / name for name in (
-        "wan-resnet-50step", "flashmotion-controlnet-slowadapter", "flashmotion-resnet-slowadapter", "ablation-resnet-no-gan",
-        "dmd-resnet")}
-    rows = {pr.label: pr for pr in reproduce.plan(["ablation-resnet-no-gan", "dmd-resnet"], resolve=installed.get)}
-    assert all(pr.status == "planned" for pr in rows.values())  # the shipped set is one set
+        "wan-resnet-50step", "flashmotion-controlnet-slowadapter", "flashmotion-resnet-slowadapter", "dmd-resnet")}
 
     # an ablation trained by `tiny-ablations` records the installed folders it started from
+    # (the package ships none: a stage-3 folder given those parents stands in for one)
     from flashmotion.training.components import checkpoint_hash
 
     def installed_hash(name):
@@ -295,11 +293,15 @@ def test_baselines_and_ablations_from_another_reference_set_are_not_evaluated(tm
 
     mine = tmp_path / "ablation-resnet-no-gan"
     mine.mkdir()
-    meta = json.loads((installed["ablation-resnet-no-gan"] / "flashmotion.json").read_text())
+    meta = json.loads((fm.REFERENCE_DIR / "flashmotion-resnet" / "flashmotion.json").read_text())
+    for entry in meta["components"].values():
+        entry["file"] = str(fm.REFERENCE_DIR / "_blobs" / Path(entry["file"]).name)
     meta["provenance"]["parents"] = {"parent": installed_hash("wan-resnet-50step"),
                                      "generator": installed_hash("flashmotion-controlnet-slowadapter")}
     (mine / "flashmotion.json").write_text(json.dumps(meta))
-    assert reproduce.plan(["ablation-resnet-no-gan"], resolve={**installed, "ablation-resnet-no-gan": mine}.get)[0].status == "planned"
+    installed["ablation-resnet-no-gan"] = mine
+    rows = {pr.label: pr for pr in reproduce.plan(["ablation-resnet-no-gan", "dmd-resnet"], resolve=installed.get)}
+    assert all(pr.status == "planned" for pr in rows.values())  # the shipped baseline and this ablation: one set
 
     other = tmp_path / "wan-resnet-50step"  # the same alias from a retrained stage 1
     shutil.copytree(fm.REFERENCE_DIR / "wan-resnet-50step", other)
@@ -312,7 +314,7 @@ def test_baselines_and_ablations_from_another_reference_set_are_not_evaluated(tm
     rows = {pr.label: pr for pr in reproduce.plan(["ablation-resnet-no-gan", "dmd-resnet"], resolve=installed.get)}
     for label, recipe in (("ablation-resnet-no-gan", "tiny-ablations"), ("dmd-resnet", "tiny-baselines")):
         assert rows[label].status == "skipped"
-        assert rows[label].reason.startswith(f"stale weights: {fm.REFERENCE_DIR / label} was trained from another parent "
+        assert rows[label].reason.startswith(f"stale weights: {installed[label]} was trained from another parent "
                                              f"than the installed wan-resnet-50step ({other})")
         assert rows[label].reason.endswith(f"`flashbench train recipe {recipe}` trains it from the installed set")
 

@@ -299,12 +299,12 @@ def test_shipped_tiny_reference_checkpoints_load_with_provenance(alias):
     assert folder == REFERENCE_DIR / alias  # the test home has no user-trained set
     meta = read_checkpoint_meta(folder)
     prov = meta["provenance"]
-    assert meta["reference"] is True and meta["config"] == "tiny-reference"
+    assert meta["reference"] is True and meta["config"] == "tiny-reference-192"
     assert prov["seed"] == 0 and prov["code_version"].startswith("0.1.0") and prov["data_manifest_sha256"]
     assert prov["stage"] in ("stage1", "stage3") and prov["parents"]["parent"]
     reference = {e["sha256"] for a in REFERENCE_ALIASES for e in read_checkpoint_meta(REFERENCE_DIR / a)["components"].values()}
     assert sum((REFERENCE_DIR / "_blobs" / f"{h}.safetensors").stat().st_size for h in reference) < 30e6  # the reference set
-    assert sum(p.stat().st_size for p in REFERENCE_DIR.rglob("*") if p.is_file()) < 40e6  # with the baselines and ablations
+    assert sum(p.stat().st_size for p in REFERENCE_DIR.rglob("*") if p.is_file()) < 40e6  # with the baselines
 
 
 def test_flashmotion_controlnet_generates_from_the_shipped_checkpoint():
@@ -316,7 +316,7 @@ def test_flashmotion_controlnet_generates_from_the_shipped_checkpoint():
 
     gen = load("flashmotion-controlnet", device="cpu")
     assert gen.info.reference and "tiny reference" in gen.info.notes and gen.info.nfe == 4
-    assert gen.info.extra["config"] == "tiny-reference"
+    assert gen.info.extra["config"] == "tiny-reference-192"
     a, b = gen.generate([_request(seed=3), _request(seed=3)])
     assert a.frames.shape == (9, 64, 64, 3) and np.array_equal(a.frames, b.frames)  # same seed, same video
 

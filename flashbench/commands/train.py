@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
         only: Optional[list[str]] = typer.Option(None, "--only", help="Train just this run of the recipe (repeatable); the runs it reads must be finished. Two processes with disjoint --only sets can share one recipe folder."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars."),
     ) -> None:
-        """Train a chain of stages; tiny-reference: stage 0-3 for both adapters (hours on two cores); tiny-baselines: those, then every baseline and ablation; tiny-ablations: the ablations alone, from the installed reference set; tiny-quick: the small 30-minute chain (rerun to resume)."""
+        """Train a chain of stages; tiny-reference: stage 0-3 for both adapters (about 1 h 45 min on two cores); tiny-baselines: those, then every baseline and ablation; tiny-ablations: the ablations alone, from the installed reference set; tiny-quick: the small 30-minute chain (rerun to resume)."""
         from flashbench import paths
         from flashmotion.training.recipe import run_recipe
 

@@ -41,7 +41,7 @@ def _run(name: str, config: str, **links: str) -> RecipeRun:
     return RecipeRun(name, config, tuple((k.replace("__", "."), v) for k, v in links.items()))
 
 
-# The width-192 reference set (measured, not shipped yet: docs/training.md). The VAE is trained,
+# The width-192 reference set, the one shipped (docs/training.md). The VAE is trained,
 # then fine-tuned twice on still clips (9, then 33 frames) so that its latents do not drift over a
 # video; the width-192 generator learns 512 scenes on it. The ControlNet's stage 1 ran as five
 # runs (4000 mask steps; then 2000, 3000, 4000 and 4000 box steps), each measured before the next
@@ -63,7 +63,8 @@ TINY_REFERENCE = (
     _run("stage3-resnet", "tiny-stage3-resnet", parent="stage1-resnet", generator="stage2"),
 )
 
-# The chain of the set shipped today (width 64, 48 scenes, short stages), sized for 90 minutes on two cores.
+# The chain of the first set (width 64, 48 scenes, short stages; shipped before the width-192 one), about
+# 34 minutes on two cores; its adapters barely steer.
 TINY_QUICK = (
     _run("stage0", "tiny-quick-stage0"),
     _run("stage1-controlnet", "tiny-quick-stage1-controlnet", parent="stage0"),
