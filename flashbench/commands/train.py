@@ -161,7 +161,7 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="Recipe folder (default: $FLASHBENCH_HOME/training/<recipe>)."),
         install: Optional[Path] = typer.Option(None, "--install", help="Write the registered generators' checkpoint folders here (default: the user checkpoint cache)."),
         install_dtype: str = typer.Option("float32", "--install-dtype", help="Store the installed weights as float32, float16 or bfloat16 (they load as float32)."),
-        only: Optional[list[str]] = typer.Option(None, "--only", help="Train just this run of the recipe (repeatable); the runs it reads must be finished. Two processes with disjoint --only sets can share one recipe folder."),
+        only: Optional[list[str]] = typer.Option(None, "--only", help="Train just this run of the recipe (repeatable); the runs it reads must be finished. A run another process is training is refused, not trained twice."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars."),
     ) -> None:
         """Train a chain of stages; tiny-reference: stage 0-3 for both adapters (about 1 h 45 min on two cores); tiny-baselines: those, then every baseline and ablation; tiny-ablations: the ablations alone, from the installed reference set; tiny-quick: the small 30-minute chain (rerun to resume)."""
